@@ -1,0 +1,52 @@
+//! Errors of the operations layer, worded as Docker words them where Docker has a message for the case.
+
+use hoist_spec::Digest;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpsError {
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
+    #[error("No such object: {0}")]
+    NoSuchObject(String),
+    #[error("{0}")]
+    InvalidReference(String),
+    #[error("Error parsing reference: {input:?} is not a valid repository/tag: {message}")]
+    InvalidTarget { input: String, message: String },
+    #[error("refusing to create a tag with a digest reference")]
+    TagWithDigest,
+    #[error("Invalid filter '{0}'")]
+    InvalidFilter(String),
+    #[error("{0}")]
+    InvalidFilterValue(String),
+    #[error(
+        "conflict: unable to delete {id} (must be forced) - image is referenced in multiple repositories"
+    )]
+    ReferencedInMultipleRepositories { id: String },
+    #[error(
+        "conflict: unable to delete {id} (cannot be forced) - image has dependent child images"
+    )]
+    HasChildren { id: String },
+    #[error("{0}")]
+    InvalidChange(String),
+    #[error("invalid platform: {0}")]
+    InvalidPlatform(String),
+    #[error("reading {source_name}: {error}")]
+    Input {
+        source_name: String,
+        error: std::io::Error,
+    },
+    #[error("fetching {url}: {message}")]
+    Http { url: String, message: String },
+    #[error("invalid layer from {source_name}: {problem}")]
+    BadLayer {
+        source_name: String,
+        problem: String,
+    },
+    #[error("image {id} is damaged: {message}")]
+    Damaged { id: Digest, message: String },
+    #[error(transparent)]
+    Archive(#[from] hoist_archive::ArchiveError),
+    #[error(transparent)]
+    Store(#[from] hoist_store::StoreError),
+}

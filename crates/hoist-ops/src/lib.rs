@@ -1,0 +1,56 @@
+//! The application layer: every image command (images, inspect, history, tag, rmi, prune, df, save, load,
+//! import) as a function over the store that takes an options struct and returns data and events.
+//!
+//! The CLI (and later the Engine API socket) are thin front ends over this crate; nothing here prints.
+
+pub mod change;
+pub mod df;
+pub mod error;
+pub mod filters;
+pub mod history;
+pub mod import;
+pub mod inspect;
+pub mod list;
+pub mod lookup;
+pub mod remove;
+pub mod transfer;
+
+use std::path::PathBuf;
+
+pub use error::OpsError;
+use hoist_store::Store;
+
+/// Settings from the command line and daemon.json that operations need.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The data root holding the store.
+    pub root: PathBuf,
+    /// The daemon.json-format file the settings came from, if any.
+    pub config_file: Option<PathBuf>,
+    /// `registry-mirrors`: mirrors for docker.io, tried in order.
+    pub registry_mirrors: Vec<String>,
+    /// `insecure-registries`.
+    pub insecure_registries: Vec<String>,
+    pub max_concurrent_downloads: usize,
+    pub max_concurrent_uploads: usize,
+}
+
+/// An open store plus the settings: what every operation works on.
+#[derive(Debug)]
+pub struct Hoist {
+    pub store: Store,
+    pub settings: Settings,
+}
+
+impl Hoist {
+    /// Opens (creating if needed) the store under `settings.root`.
+    pub fn open(settings: Settings) -> Result<Self, OpsError> {
+        let store = Store::open(&settings.root)?;
+        Ok(Self { store, settings })
+    }
+}
+
+/// Now, in Unix nanoseconds.
+pub fn now_nanos() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}

@@ -1,0 +1,256 @@
+//! `tag`, `rmi` and `image prune`: Docker's reference and deletion rules (untag by name, refuse IDs shared
+//! by several repositories without -f, keep images with children, prune untagged parents), reporting
+//! what happened as `Untagged:`/`Deleted:` events.
+
+use std::collections::{BTreeSet, HashSet};
+
+use hoist_spec::{Digest, Hasher, Reference};
+use hoist_store::LayerRecord;
+
+use crate::filters::{Filters, parse_timestamp};
+use crate::lookup::{self, Named};
+use crate::{Hoist, OpsError};
+
+/// What a removal did, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoveEvent {
+    /// A familiar reference (`nginx:latest`, `nginx@sha256:…`) that no longer names an image.
+    Untagged(String),
+    /// An image ID or a layer chain ID that is gone.
+    Deleted(Digest),
+}
+
+/// `tag SOURCE TARGET`.
+pub fn tag(hoist: &Hoist, source: &str, target: &str) -> Result<(), OpsError> {
+    let found = lookup::find_image(&hoist.store, source)?;
+    let target_ref = Reference::parse_normalized(target).map_err(|e| OpsError::InvalidTarget {
+        input: target.to_owned(),
+        message: e.to_string(),
+    })?;
+    if target_ref.digest().is_some() {
+        return Err(OpsError::TagWithDigest);
+    }
+    hoist
+        .store
+        .set_tag(&target_ref.with_default_tag().to_string(), &found.id)?;
+    Ok(())
+}
+
+/// Chain IDs of a layer stack, bottom first (`chain[i] = sha256(chain[i-1] + " " + diff_id[i])`).
+pub fn chain_ids<'a>(diff_ids: impl Iterator<Item = &'a Digest>) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::new();
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => {
+                let mut h = Hasher::new();
+                h.update(format!("{prev} {d}").as_bytes());
+                h.finish()
+            }
+        };
+        out.push(next);
+    }
+    out
+}
+
+/// `rmi`: removes the image `input` names (or just that name), as Docker's `ImageDelete` does.
+pub fn remove_image(
+    hoist: &Hoist,
+    input: &str,
+    force: bool,
+    prune: bool,
+) -> Result<Vec<RemoveEvent>, OpsError> {
+    let found = lookup::find_image(&hoist.store, input)?;
+    let id = found.id.clone();
+    let mut events = Vec::new();
+    let by_name = !matches!(found.named, Named::Id) && !lookup::is_id_prefix(&id, input);
+    if by_name {
+        match &found.named {
+            Named::Tag(r) => {
+                hoist.store.remove_tag(&r.to_string())?;
+                events.push(RemoveEvent::Untagged(r.familiar()));
+                let repo = r.repository();
+                let other_tag_same_repo = hoist
+                    .store
+                    .tags_of(&id)?
+                    .iter()
+                    .any(|t| Reference::parse(t).is_ok_and(|t| t.repository() == repo));
+                if !other_tag_same_repo {
+                    for rd in hoist.store.repo_digests_of(&id)? {
+                        if rd.repository == repo {
+                            hoist
+                                .store
+                                .remove_repo_digest(&rd.repository, &rd.manifest)?;
+                            events.push(RemoveEvent::Untagged(format!(
+                                "{}@{}",
+                                r.familiar_repository(),
+                                rd.manifest
+                            )));
+                        }
+                    }
+                }
+            }
+            Named::Digest(r) => {
+                if let Some(d) = r.digest() {
+                    hoist.store.remove_repo_digest(&r.repository(), d)?;
+                }
+                events.push(RemoveEvent::Untagged(r.familiar()));
+            }
+            Named::Id => {}
+        }
+        if !hoist.store.tags_of(&id)?.is_empty() || !hoist.store.repo_digests_of(&id)?.is_empty() {
+            return Ok(events);
+        }
+        delete_image(hoist, &id, prune, true, &mut events)?;
+        return Ok(events);
+    }
+    let tags = hoist.store.tags_of(&id)?;
+    let digests = hoist.store.repo_digests_of(&id)?;
+    let repos: BTreeSet<String> = tags
+        .iter()
+        .filter_map(|t| Reference::parse(t).ok().map(|r| r.repository()))
+        .chain(digests.iter().map(|d| d.repository.clone()))
+        .collect();
+    if repos.len() > 1 && !force {
+        return Err(OpsError::ReferencedInMultipleRepositories {
+            id: id.short().to_owned(),
+        });
+    }
+    if !hoist.store.children_of(&id)?.is_empty() {
+        return Err(OpsError::HasChildren {
+            id: id.short().to_owned(),
+        });
+    }
+    untag_all(hoist, &id, &mut events)?;
+    delete_image(hoist, &id, prune, false, &mut events)?;
+    Ok(events)
+}
+
+fn untag_all(hoist: &Hoist, id: &Digest, events: &mut Vec<RemoveEvent>) -> Result<(), OpsError> {
+    for t in hoist.store.tags_of(id)? {
+        hoist.store.remove_tag(&t)?;
+        events.push(RemoveEvent::Untagged(
+            hoist_spec::reference::familiar_string(&t),
+        ));
+    }
+    for rd in hoist.store.repo_digests_of(id)? {
+        hoist
+            .store
+            .remove_repo_digest(&rd.repository, &rd.manifest)?;
+        let repo = Reference::parse(&rd.repository)
+            .map_or_else(|_| rd.repository.clone(), |r| r.familiar_repository());
+        events.push(RemoveEvent::Untagged(format!("{repo}@{}", rd.manifest)));
+    }
+    Ok(())
+}
+
+/// Deletes an untagged image and reports the layer chains it released; then its untagged parents if `prune`.
+/// `quiet`: a conflict (children) ends silently, as after an untag.
+fn delete_image(
+    hoist: &Hoist,
+    id: &Digest,
+    prune: bool,
+    quiet: bool,
+    events: &mut Vec<RemoveEvent>,
+) -> Result<u64, OpsError> {
+    if !hoist.store.children_of(id)?.is_empty() {
+        return if quiet {
+            Ok(0)
+        } else {
+            Err(OpsError::HasChildren {
+                id: id.short().to_owned(),
+            })
+        };
+    }
+    let Some(record) = hoist.store.image(id)? else {
+        return Ok(0);
+    };
+    hoist.store.remove_image(id)?;
+    events.push(RemoveEvent::Deleted(id.clone()));
+    let mut reclaimed = 0;
+    let remaining = hoist.store.list_images()?;
+    let still_used: HashSet<Digest> = remaining
+        .iter()
+        .flat_map(|l| chain_ids(l.layers.iter().map(|layer| &layer.diff_id)))
+        .collect();
+    let used_layers: HashSet<(Digest, Digest)> = remaining
+        .iter()
+        .flat_map(|l| {
+            l.layers
+                .iter()
+                .map(|layer| (layer.diff_id.clone(), layer.blob.clone()))
+        })
+        .collect();
+    let chains = chain_ids(record.layers.iter().map(|l| &l.diff_id));
+    for (chain, layer) in chains.iter().zip(&record.layers).rev() {
+        if !still_used.contains(chain) {
+            events.push(RemoveEvent::Deleted(chain.clone()));
+        }
+        if !used_layers.contains(&key(layer)) {
+            reclaimed += layer.size;
+        }
+    }
+    if prune
+        && let Some(parent) = &record.parent
+        && hoist.store.tags_of(parent)?.is_empty()
+        && hoist.store.repo_digests_of(parent)?.is_empty()
+    {
+        reclaimed += delete_image(hoist, parent, true, true, events)?;
+    }
+    Ok(reclaimed)
+}
+
+fn key(l: &LayerRecord) -> (Digest, Digest) {
+    (l.diff_id.clone(), l.blob.clone())
+}
+
+/// Filter keys `image prune` accepts.
+pub const PRUNE_FILTERS: &[&str] = &["until", "label", "label!", "dangling"];
+
+/// What `image prune` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub events: Vec<RemoveEvent>,
+    /// Bytes of layers no image uses any more (Docker's "Total reclaimed space").
+    pub reclaimed: u64,
+}
+
+/// `image prune [-a]`: dangling images (or, with `all`, every image) matching the filters.
+pub fn prune_images(hoist: &Hoist, all: bool, filters: &Filters) -> Result<PruneReport, OpsError> {
+    let now = crate::now_nanos();
+    let all = all || filters.bool("dangling")? == Some(false);
+    let until = filters
+        .get("until")
+        .iter()
+        .map(|v| parse_timestamp(v, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut report = PruneReport::default();
+    let mut listings = hoist.store.list_images()?;
+    listings.sort_by(|a, b| b.created.cmp(&a.created));
+    let parents: HashSet<Digest> = listings.iter().filter_map(|l| l.parent.clone()).collect();
+    for l in &listings {
+        // An earlier deletion in this run may have pruned it as a parent.
+        if hoist.store.image(&l.id)?.is_none() {
+            continue;
+        }
+        let referenced = !l.tags.is_empty() || !l.repo_digests.is_empty();
+        if !all && (referenced || parents.contains(&l.id)) {
+            continue;
+        }
+        let created = l.created.unwrap_or(0);
+        if until.iter().any(|u| created >= *u) || !filters.labels_match(&l.labels) {
+            continue;
+        }
+        if !hoist.store.children_of(&l.id)?.is_empty() {
+            continue;
+        }
+        untag_all(hoist, &l.id, &mut report.events)?;
+        report.reclaimed += delete_image(hoist, &l.id, true, true, &mut report.events)?;
+    }
+    Ok(report)
+}
+
+/// Removes blobs no image references any more, so that deletions free disk space as Docker's do.
+pub fn collect_garbage(hoist: &Hoist) -> Result<u64, OpsError> {
+    Ok(hoist.store.gc(false)?.reclaimed)
+}

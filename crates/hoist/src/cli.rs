@@ -1,0 +1,285 @@
+//! Command-line definitions (Docker's commands, flags and aliases) and dispatch to the command modules.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::{cmd_archive, cmd_images, cmd_system, settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hoist",
+    version,
+    about = "Container image management: Docker's image commands, no daemon"
+)]
+pub(crate) struct Cli {
+    /// Root directory of hoist's data (default /var/lib/hoist as root)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Enable debug output
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
+    /// Set the logging level ("debug"|"info"|"warn"|"error")
+    #[arg(short = 'l', long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List images
+    Images(ImagesArgs),
+    /// Return low-level information on images
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage hoist
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Show the hoist version information
+    Version(FormatArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// List images
+    #[command(visible_aliases = ["list", "images"])]
+    Ls(ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    #[command(visible_aliases = ["remove", "rmi"])]
+    Rm(RmiArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SystemCommand {
+    /// Show hoist disk usage
+    Df(DfArgs),
+    /// Remove unused data
+    Prune(PruneArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Re-verify every stored blob against its digest
+    Check,
+    /// Remove blobs no image references
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print images using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Sort by created, size, repository or tag (hoist extension)
+    #[arg(long, value_name = "key")]
+    pub sort: Option<String>,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+    /// Return JSON for specified type (only "image" is supported)
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
+    pub size: bool,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// Pretty-print images using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short, long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long)]
+    pub no_prune: bool,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune volumes (hoist has none; accepted for compatibility)
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short, long, value_name = "string")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long = "change", value_name = "list")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short, long, value_name = "string")]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// file|URL|-
+    pub source: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Pretty-print using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Only report what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FormatArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+/// Runs the parsed command; returns the exit status.
+pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
+    let settings = settings::resolve(cli.root)?;
+    let open = || hoist_ops::Hoist::open(settings.clone()).map_err(anyhow::Error::from);
+    match cli.command {
+        Command::Version(a) => cmd_system::version(&a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => {
+            cmd_images::images(&open()?, &a)
+        }
+        Command::Inspect(a) => cmd_images::inspect(&open()?, &a, false),
+        Command::Image(ImageCommand::Inspect(a)) => cmd_images::inspect(&open()?, &a, true),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            cmd_images::history(&open()?, &a)
+        }
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => cmd_images::tag(&open()?, &a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => cmd_images::rmi(&open()?, &a),
+        Command::Image(ImageCommand::Prune(a)) => cmd_images::prune(&open()?, &a, false),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => cmd_archive::save(&open()?, &a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => cmd_archive::load(&open()?, &a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
+            cmd_archive::import(&open()?, &a)
+        }
+        Command::System(SystemCommand::Df(a)) => cmd_system::df(&open()?, &a),
+        Command::System(SystemCommand::Prune(a)) => cmd_images::prune(&open()?, &a, true),
+        Command::System(SystemCommand::Info(a)) | Command::Info(a) => {
+            cmd_system::info(&open()?, &a)
+        }
+        Command::System(SystemCommand::Check) => cmd_system::check(&open()?),
+        Command::System(SystemCommand::Gc(a)) => cmd_system::gc(&open()?, &a),
+    }
+}

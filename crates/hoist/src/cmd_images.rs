@@ -1,0 +1,308 @@
+//! `images`, `inspect`, `history`, `tag`, `rmi` and `image prune`/`system prune`: Docker's columns, wording
+//! and exit codes over hoist-ops.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Result, bail};
+use hoist_ops::Hoist;
+use hoist_ops::filters::Filters;
+use hoist_ops::remove::RemoveEvent;
+use hoist_render::TableSpec;
+use serde::Serialize;
+
+use crate::cli::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
+use crate::output::{self, created_at, created_since, image_id, size3};
+
+/// The fields `--format` sees for an image row, with Docker's names.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ImageContext {
+    pub containers: String,
+    pub created_at: String,
+    pub created_since: String,
+    pub digest: String,
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub repository: String,
+    pub shared_size: String,
+    pub size: String,
+    pub tag: String,
+    pub unique_size: String,
+    pub virtual_size: String,
+}
+
+pub(crate) const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+];
+
+pub(crate) fn image_context(row: &hoist_ops::list::ImageRow, no_trunc: bool) -> ImageContext {
+    let na = || "N/A".to_owned();
+    ImageContext {
+        containers: row.containers.map_or_else(na, |c| c.to_string()),
+        created_at: created_at(row.created),
+        created_since: created_since(row.created),
+        digest: row.digest.clone(),
+        id: image_id(&row.id, no_trunc),
+        repository: row.repository.clone(),
+        shared_size: row.shared_size.map_or_else(na, output::size4),
+        size: size3(row.size),
+        tag: row.tag.clone(),
+        unique_size: row
+            .shared_size
+            .map_or_else(na, |s| output::size4(row.size.saturating_sub(s))),
+        virtual_size: size3(row.size),
+    }
+}
+
+pub(crate) fn images(hoist: &Hoist, a: &ImagesArgs) -> Result<u8> {
+    let filters = Filters::parse(&a.filter, hoist_ops::list::IMAGE_FILTERS)?;
+    let sort = a.sort.as_deref().map(str::parse).transpose()?;
+    let opts = hoist_ops::list::ListOptions {
+        all: a.all,
+        filters,
+        reference: a.reference.clone(),
+        sort,
+    };
+    let rows = hoist_ops::list::list_images(hoist, &opts)?;
+    let contexts: Vec<ImageContext> = rows.iter().map(|r| image_context(r, a.no_trunc)).collect();
+    let default_template = if a.digests {
+        "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let spec = TableSpec {
+        default_template,
+        headers: IMAGE_HEADERS,
+    };
+    let format = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() => f.clone(),
+        (_, true) => "{{.ID}}".to_owned(),
+        _ => String::new(),
+    };
+    output::render(Some(&format), &contexts, &spec)?;
+    Ok(0)
+}
+
+pub(crate) fn inspect(hoist: &Hoist, a: &InspectArgs, image_command: bool) -> Result<u8> {
+    if let Some(kind) = a.kind.as_deref()
+        && kind != "image"
+    {
+        bail!("{kind:?} is not a valid value for --type (hoist has images only)");
+    }
+    if let Some(f) = a.format.as_deref()
+        && !f.is_empty()
+        && f != "json"
+        && let Err(e) = hoist_render::validate_template(f)
+    {
+        eprintln!("Error: {e}");
+        return Ok(64);
+    }
+    let mut docs = Vec::new();
+    let mut failed = Vec::new();
+    for name in &a.names {
+        match hoist_ops::inspect::inspect_image(hoist, name) {
+            Ok(doc) => docs.push(doc),
+            Err(hoist_ops::OpsError::NoSuchImage(_)) if !image_command => {
+                failed.push(format!("No such object: {name}"));
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    let mut buf = Vec::new();
+    match a.format.as_deref() {
+        None | Some("") => hoist_render::write_inspect_json(&docs, &mut buf)?,
+        Some("json") => hoist_render::write_inspect_json_compact(&docs, &mut buf)?,
+        Some(template) => {
+            for doc in &docs {
+                hoist_render::render_one(template, doc, &mut buf)?;
+            }
+        }
+    }
+    output::write_stdout(&buf)?;
+    for f in &failed {
+        eprintln!("Error: {f}");
+    }
+    Ok(u8::from(!failed.is_empty()))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HistoryContext {
+    comment: String,
+    created_at: String,
+    created_by: String,
+    created_since: String,
+    #[serde(rename = "ID")]
+    id: String,
+    size: String,
+}
+
+/// Go's `Ellipsis`: at most `max` characters, the last replaced by `…` when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+pub(crate) fn history(hoist: &Hoist, a: &HistoryArgs) -> Result<u8> {
+    let items = hoist_ops::history::history(hoist, &a.image)?;
+    let contexts: Vec<HistoryContext> = items
+        .iter()
+        .map(|h| {
+            let created = h.created.map(|s| s * 1_000_000_000);
+            let created_by = h.created_by.replace('\t', " ");
+            HistoryContext {
+                comment: h.comment.clone(),
+                created_at: created
+                    .map(|c| {
+                        output::utc(c)
+                            .with_timezone(&chrono::Local)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    })
+                    .unwrap_or_default(),
+                created_by: if a.no_trunc {
+                    created_by
+                } else {
+                    ellipsis(&created_by, 45)
+                },
+                created_since: if a.human {
+                    created_since(created)
+                } else {
+                    created
+                        .map(|c| {
+                            output::utc(c)
+                                .with_timezone(&chrono::Local)
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        })
+                        .unwrap_or_default()
+                },
+                id: h
+                    .id
+                    .as_ref()
+                    .map_or_else(|| "<missing>".to_owned(), |id| image_id(id, a.no_trunc)),
+                size: if a.human {
+                    size3(h.size)
+                } else {
+                    h.size.to_string()
+                },
+            }
+        })
+        .collect();
+    let spec = TableSpec {
+        default_template: "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        headers: &[
+            ("ID", "IMAGE"),
+            ("CreatedSince", "CREATED"),
+            ("CreatedAt", "CREATED AT"),
+            ("CreatedBy", "CREATED BY"),
+            ("Size", "SIZE"),
+            ("Comment", "COMMENT"),
+        ],
+    };
+    let format = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() => f.clone(),
+        (_, true) => "{{.ID}}".to_owned(),
+        _ => String::new(),
+    };
+    output::render(Some(&format), &contexts, &spec)?;
+    Ok(0)
+}
+
+pub(crate) fn tag(hoist: &Hoist, a: &TagArgs) -> Result<u8> {
+    hoist_ops::remove::tag(hoist, &a.source, &a.target)?;
+    Ok(0)
+}
+
+fn print_events(events: &[RemoveEvent], prune_style: bool) -> String {
+    let mut s = String::new();
+    for e in events {
+        let line = match (e, prune_style) {
+            (RemoveEvent::Untagged(r), false) => format!("Untagged: {r}\n"),
+            (RemoveEvent::Deleted(d), false) => format!("Deleted: {d}\n"),
+            (RemoveEvent::Untagged(r), true) => format!("untagged: {r}\n"),
+            (RemoveEvent::Deleted(d), true) => format!("deleted: {d}\n"),
+        };
+        s.push_str(&line);
+    }
+    s
+}
+
+pub(crate) fn rmi(hoist: &Hoist, a: &RmiArgs) -> Result<u8> {
+    let mut status = 0;
+    let mut removed_any = false;
+    for name in &a.images {
+        match hoist_ops::remove::remove_image(hoist, name, a.force, !a.no_prune) {
+            Ok(events) => {
+                removed_any |= events.iter().any(|e| matches!(e, RemoveEvent::Deleted(_)));
+                output::write_stdout(print_events(&events, false).as_bytes())?;
+            }
+            Err(e) => {
+                eprintln!("Error: {e}");
+                status = 1;
+            }
+        }
+    }
+    if removed_any {
+        hoist_ops::remove::collect_garbage(hoist)?;
+    }
+    Ok(status)
+}
+
+/// Docker's confirmation prompt; true when the user typed y or yes.
+fn confirm(warning: &str) -> Result<bool> {
+    let mut out = std::io::stdout().lock();
+    write!(out, "{warning}\nAre you sure you want to continue? [y/N] ")?;
+    out.flush()?;
+    // Docker reads the answer from stdin whatever it is; an empty or closed stdin means no.
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let answer = answer.trim().to_lowercase();
+    Ok(answer == "y" || answer == "yes")
+}
+
+pub(crate) fn prune(hoist: &Hoist, a: &PruneArgs, system: bool) -> Result<u8> {
+    let filters = Filters::parse(&a.filter, hoist_ops::remove::PRUNE_FILTERS)?;
+    if !a.force {
+        let warning = match (system, a.all) {
+            (false, false) => "WARNING! This will remove all dangling images.".to_owned(),
+            (false, true) => "WARNING! This will remove all images without at least one container associated to them.".to_owned(),
+            (true, all) => format!(
+                "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{}  - {}\n  - all build cache\n",
+                if a.volumes { "  - all anonymous volumes not used by at least one container\n" } else { "" },
+                if all { "all images without at least one container associated to them" } else { "all dangling images" },
+            ),
+        };
+        if !confirm(&warning)? {
+            return Ok(0);
+        }
+    }
+    let report = hoist_ops::remove::prune_images(hoist, a.all, &filters)?;
+    if !report.events.is_empty() {
+        hoist_ops::remove::collect_garbage(hoist)?;
+    }
+    let mut s = String::new();
+    if !report.events.is_empty() {
+        s.push_str("Deleted Images:\n");
+        s.push_str(&print_events(&report.events, true));
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        output::size4(report.reclaimed)
+    ));
+    output::write_stdout(s.as_bytes())?;
+    Ok(0)
+}

@@ -1,0 +1,65 @@
+//! The `hoist` binary: Docker's image commands without a daemon. `main` only calls [`run`]; everything the
+//! user sees is printed from here (libraries return data and typed errors).
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the binary is where output belongs"
+)]
+
+mod cli;
+mod cmd_archive;
+mod cmd_images;
+mod cmd_system;
+mod output;
+mod progress;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit status of a usage error (Docker uses 125 for its CLI's own errors).
+const USAGE_ERROR: u8 = 125;
+
+fn main() -> ExitCode {
+    run()
+}
+
+/// Parses the command line, runs the command, prints errors the way Docker does, and returns the status.
+fn run() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => USAGE_ERROR,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing(cli.debug, cli.log_level.as_deref());
+    match cli::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(debug: bool, level: Option<&str>) {
+    let filter = match (debug, level) {
+        (true, _) => "debug".to_owned(),
+        (false, Some(l)) => l.to_owned(),
+        (false, None) => std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
