@@ -2,15 +2,12 @@
 //! Docker 20.10 loads too); `load` reads docker-archive (legacy and 25+), OCI layout tars and OCI archives,
 //! gzip, zstd, xz or bzip2 compressed or not, streaming, into the store.
 
-mod layer_ingest;
 mod read;
 pub mod record;
-pub mod tar_scan;
 mod write;
 
 use hoist_spec::Digest;
 
-pub use layer_ingest::{LayerAnalyzer, LayerFacts, analyze_bytes};
 pub use read::{LoadEvent, LoadedImage, load};
 pub use write::{SaveEvent, SaveImage, save};
 

@@ -15,11 +15,13 @@ use hoist_spec::{
 use hoist_store::{LayerRecord, PendingBlob, Store};
 use serde::Deserialize;
 
-use crate::layer_ingest::{LayerAnalyzer, LayerFacts, analyze_bytes};
 use crate::{ArchiveError, record};
+use hoist_layer::analyze::{LayerAnalyzer, LayerFacts, analyze_bytes};
 
 /// Entries up to this size are kept in memory (configs, manifests, index.json); bigger ones stream to disk.
 const IN_MEMORY_LIMIT: u64 = 1 << 20;
+/// The archive's own JSON documents grow with the number of images; they are read whole up to this size.
+const ARCHIVE_JSON_LIMIT: u64 = 256 << 20;
 const COPY_BUF: usize = 1 << 20;
 
 /// Progress of a load, for a front end to render.
@@ -46,7 +48,7 @@ enum Content {
     Memory(Vec<u8>),
     Pending {
         blob: PendingBlob,
-        facts: LayerFacts,
+        facts: Box<LayerFacts>,
     },
 }
 
@@ -109,7 +111,11 @@ pub fn load(
             continue;
         }
         let size = entry.size();
-        let content = if size <= IN_MEMORY_LIMIT {
+        let archive_json = matches!(
+            path.as_str(),
+            "manifest.json" | "index.json" | "repositories"
+        ) || (path.ends_with(".json") && !path.contains('/'));
+        let content = if size <= IN_MEMORY_LIMIT || (archive_json && size <= ARCHIVE_JSON_LIMIT) {
             let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             entry
                 .read_to_end(&mut bytes)
@@ -140,7 +146,7 @@ pub fn load(
             }
             Content::Pending {
                 blob: ingest.finish()?,
-                facts: analyzer.finish(),
+                facts: Box::new(analyzer.finish()),
             }
         };
         let (digest, size) = match &content {
@@ -285,7 +291,7 @@ fn read_small<'a>(entry: &'a Entry, path: &str) -> Result<&'a [u8], ArchiveError
 fn layer_facts(entry: &Entry) -> LayerFacts {
     match &entry.content {
         Content::Memory(bytes) => analyze_bytes(bytes),
-        Content::Pending { facts, .. } => facts.clone(),
+        Content::Pending { facts, .. } => (**facts).clone(),
     }
 }
 

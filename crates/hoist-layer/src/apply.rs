@@ -10,7 +10,7 @@
 //! file descriptors opened component by component with `O_NOFOLLOW`, so a later entry that swapped a
 //! directory for a symlink cannot redirect them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
@@ -117,7 +117,7 @@ pub fn apply_layer<R: Read>(
         stats: ApplyStats::default(),
         touched: HashSet::new(),
         deferred_dirs: Vec::new(),
-        parent_cache: None,
+        resolved_dirs: HashMap::new(),
     };
     let end = walk_layer(reader, |info, checked, content, buf| {
         applier.apply(info, checked, content, buf)
@@ -148,9 +148,10 @@ struct Applier<'o> {
     /// what lower layers have, never what the same layer added.
     touched: HashSet<PathBuf>,
     deferred_dirs: Vec<DeferredDir>,
-    /// The last parent resolved: entries of one directory come together. Dropped whenever anything is removed,
-    /// since only a removal can turn a component of it into something else.
-    parent_cache: Option<(LayerPath, PathBuf)>,
+    /// Parent directories already resolved (layer path to real path), so most entries cost no `lstat` before
+    /// their creation. Emptied whenever anything is removed: only a removal can turn a real directory on one of
+    /// these paths into something else.
+    resolved_dirs: HashMap<PathBuf, PathBuf>,
 }
 
 impl Applier<'_> {
@@ -211,13 +212,12 @@ impl Applier<'_> {
 
     /// Resolves `dir` to a real directory below the root, creating missing components.
     fn resolve_parent(&mut self, info: &EntryInfo, dir: &LayerPath) -> Result<PathBuf, LayerError> {
-        if let Some((cached, real)) = &self.parent_cache
-            && cached == dir
-        {
+        if let Some(real) = self.resolved_dirs.get(dir.as_path()) {
             return Ok(real.clone());
         }
         let real = self.resolve(info, dir, true)?.unwrap_or_default();
-        self.parent_cache = Some((dir.clone(), real.clone()));
+        self.resolved_dirs
+            .insert(dir.as_path().to_path_buf(), real.clone());
         Ok(real)
     }
 
@@ -316,13 +316,37 @@ impl Applier<'_> {
             if keep_dir {
                 return Ok(true);
             }
-            self.parent_cache = None;
+            self.resolved_dirs.clear();
             fs::remove_dir_all(host).map_err(apply_error(info, "removing directory", host))?;
         } else {
-            self.parent_cache = None;
+            self.resolved_dirs.clear();
             fs::remove_file(host).map_err(apply_error(info, "removing", host))?;
         }
         Ok(false)
+    }
+
+    /// Creates an entry at `host` with `create`. When something is already there, clears the place (keeping a
+    /// directory if `keep_dir`) and tries once more. Every `create` used here fails with `EEXIST` on an
+    /// existing path, symlinks included, so nothing is ever created through one. `None`: a directory was kept.
+    fn create_replacing<T>(
+        &mut self,
+        info: &EntryInfo,
+        host: &Path,
+        keep_dir: bool,
+        operation: &'static str,
+        mut create: impl FnMut() -> io::Result<T>,
+    ) -> Result<Option<T>, LayerError> {
+        match create() {
+            Ok(created) => return Ok(Some(created)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(apply_error(info, operation, host)(e)),
+        }
+        if self.clear_slot(info, host, keep_dir)? {
+            return Ok(None);
+        }
+        create()
+            .map(Some)
+            .map_err(apply_error(info, operation, host))
     }
 
     fn file(
@@ -333,14 +357,19 @@ impl Applier<'_> {
         buf: &mut [u8],
     ) -> Result<u64, LayerError> {
         let host = self.host(real);
-        self.clear_slot(info, &host, false)?;
-        // O_EXCL: creation fails rather than follow anything that appeared at the path.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&host)
-            .map_err(apply_error(info, "creating file", &host))?;
+        // O_EXCL: creation fails rather than follow anything at the path.
+        let created = self.create_replacing(info, &host, false, "creating file", || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&host)
+        })?;
+        let Some(mut file) = created else {
+            return Err(apply_error(info, "creating file", &host)(
+                io::ErrorKind::AlreadyExists.into(),
+            ));
+        };
         self.touched.insert(real.to_path_buf());
         let mut written = 0u64;
         loop {
@@ -380,10 +409,10 @@ impl Applier<'_> {
 
     fn directory(&mut self, info: &EntryInfo, real: PathBuf) -> Result<(), LayerError> {
         let host = self.host(&real);
-        if !self.clear_slot(info, &host, true)? {
-            // Owner-writable until the end, when the real mode is set.
-            create_dir(&host, 0o700).map_err(apply_error(info, "creating directory", &host))?;
-        }
+        // Owner-writable until the end, when the real mode is set.
+        self.create_replacing(info, &host, true, "creating directory", || {
+            create_dir(&host, 0o700)
+        })?;
         if self.options.preserve_owners {
             let (uid, gid) = owner(info)?;
             std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(apply_error(
@@ -407,12 +436,9 @@ impl Applier<'_> {
     fn symlink(&mut self, info: &EntryInfo, real: &Path) -> Result<(), LayerError> {
         let host = self.host(real);
         let target = info.link_name.as_deref().unwrap_or(Path::new(""));
-        self.clear_slot(info, &host, false)?;
-        std::os::unix::fs::symlink(target, &host).map_err(apply_error(
-            info,
-            "creating symlink",
-            &host,
-        ))?;
+        self.create_replacing(info, &host, false, "creating symlink", || {
+            std::os::unix::fs::symlink(target, &host)
+        })?;
         self.touched.insert(real.to_path_buf());
         self.set_link_metadata(info, &host)?;
         self.stats.symlinks += 1;
@@ -448,10 +474,16 @@ impl Applier<'_> {
         }
         if target_real != real {
             let host = self.host(real);
-            self.clear_slot(info, &host, false)?;
             // No AT_SYMLINK_FOLLOW: a symlink target is linked as the symlink itself, never what it points at.
-            rustix::fs::linkat(CWD, &target_host, CWD, &host, AtFlags::empty())
-                .map_err(|e| apply_error(info, "creating hardlink", &host)(e.into()))?;
+            self.create_replacing(info, &host, false, "creating hardlink", || {
+                Ok(rustix::fs::linkat(
+                    CWD,
+                    &target_host,
+                    CWD,
+                    &host,
+                    AtFlags::empty(),
+                )?)
+            })?;
             self.touched.insert(real.to_path_buf());
         }
         self.stats.hardlinks += 1;
@@ -465,7 +497,6 @@ impl Applier<'_> {
             return Ok(());
         }
         let host = self.host(real);
-        self.clear_slot(info, &host, false)?;
         let (file_type, dev) = match (info.kind, info.device) {
             (EntryKind::CharDevice, Some((major, minor))) => {
                 (FileType::CharacterDevice, rustix::fs::makedev(major, minor))
@@ -475,14 +506,17 @@ impl Applier<'_> {
             }
             _ => (FileType::Fifo, 0),
         };
-        match rustix::fs::mknodat(CWD, &host, file_type, Mode::from_raw_mode(0o600), dev) {
-            Ok(()) => {}
-            // Root in a user namespace may not create devices; Docker skips them there too.
-            Err(rustix::io::Errno::PERM) if is_device => {
-                self.stats.skipped_devices += 1;
-                return Ok(());
+        let created = self.create_replacing(info, &host, false, "creating node", || {
+            match rustix::fs::mknodat(CWD, &host, file_type, Mode::from_raw_mode(0o600), dev) {
+                Ok(()) => Ok(true),
+                // Root in a user namespace may not create devices; Docker skips them there too.
+                Err(rustix::io::Errno::PERM) if is_device => Ok(false),
+                Err(e) => Err(e.into()),
             }
-            Err(e) => return Err(apply_error(info, "creating node", &host)(e.into())),
+        })?;
+        if created != Some(true) {
+            self.stats.skipped_devices += 1;
+            return Ok(());
         }
         self.touched.insert(real.to_path_buf());
         if self.options.preserve_owners {
@@ -567,7 +601,7 @@ impl Applier<'_> {
             }
         };
         self.touched.insert(real.clone());
-        self.parent_cache = None;
+        self.resolved_dirs.clear();
         let mut stack = vec![real];
         while let Some(dir_real) = stack.pop() {
             let dir_host = self.host(&dir_real);
@@ -732,5 +766,93 @@ fn apply_error<'a>(
         operation,
         target: target.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_dir_beneath_refuses_symlinked_components() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("a", root.join("link")).unwrap();
+        fs::write(root.join("file"), "x").unwrap();
+        let root_fd =
+            rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        assert!(
+            open_dir_beneath(&root_fd, Path::new("a/b"))
+                .unwrap()
+                .is_some()
+        );
+        assert!(open_dir_beneath(&root_fd, Path::new("")).unwrap().is_some());
+        assert!(
+            open_dir_beneath(&root_fd, Path::new("link"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            open_dir_beneath(&root_fd, Path::new("link/b"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            open_dir_beneath(&root_fd, Path::new("file"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            open_dir_beneath(&root_fd, Path::new("missing/x"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn access_time_defaults_to_modification_time() {
+        let mut info = EntryInfo {
+            path: PathBuf::from("f"),
+            kind: EntryKind::File,
+            link_name: None,
+            size: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: Timestamp { secs: 5, nanos: 7 },
+            atime: None,
+            device: None,
+            xattrs: Vec::new(),
+        };
+        let times = timestamps(&info);
+        assert_eq!(
+            (times.last_access.tv_sec, times.last_access.tv_nsec),
+            (5, 7)
+        );
+        info.atime = Some(Timestamp { secs: 1, nanos: 0 });
+        assert_eq!(timestamps(&info).last_access.tv_sec, 1);
+        assert_eq!(timestamps(&info).last_modification.tv_sec, 5);
+    }
+
+    #[test]
+    fn owners_beyond_32_bits_are_refused() {
+        let info = EntryInfo {
+            path: PathBuf::from("f"),
+            kind: EntryKind::File,
+            link_name: None,
+            size: 0,
+            mode: 0o644,
+            uid: 1 << 40,
+            gid: 0,
+            mtime: Timestamp::default(),
+            atime: None,
+            device: None,
+            xattrs: Vec::new(),
+        };
+        assert!(matches!(
+            owner(&info),
+            Err(LayerError::InvalidHeader { field: "uid", .. })
+        ));
     }
 }

@@ -254,7 +254,10 @@ impl LayerBuilder {
                 EntryBody::File(FileContent::Random { size, seed }) => {
                     let start = out.len();
                     // A size that does not fit in memory would fail the allocation; that is the caller's call.
-                    out.resize(start + usize::try_from(*size).unwrap_or(usize::MAX), 0);
+                    out.resize(
+                        start.saturating_add(usize::try_from(*size).unwrap_or(usize::MAX)),
+                        0,
+                    );
                     fill_random(*seed, 0, &mut out[start..]);
                 }
                 _ => {}

@@ -264,7 +264,7 @@ impl<R: Read, W: Write> LayerDigestReader<R, W> {
     }
 
     /// Reads whatever the consumer left (tar padding after the end-of-archive blocks, bytes after the
-    /// compressed stream) so the digests cover the whole blob, and returns them.
+    /// compressed stream) so the digests cover the whole blob, flushes the copy, and returns the numbers.
     pub fn finish(mut self) -> io::Result<LayerStats> {
         let mut buf = vec![0u8; BUFFER_SIZE];
         loop {
@@ -285,7 +285,11 @@ impl<R: Read, W: Write> LayerDigestReader<R, W> {
             raw_side.consume(available);
         }
         let compression = self.decoder.compression();
-        let raw = std::mem::take(&mut self.decoder.get_mut().get_mut().get_mut().hasher);
+        let tee = self.decoder.get_mut().get_mut().get_mut();
+        tee.copy
+            .flush()
+            .map_err(|e| io::Error::new(e.kind(), CopyError(e)))?;
+        let raw = std::mem::take(&mut tee.hasher);
         let blob_size = raw.len();
         let blob_digest = raw.finish();
         let (diff_id, size) = match self.uncompressed {
@@ -325,10 +329,7 @@ pub fn copy_and_inspect_layer<R: Read, W: Write>(
     reader: R,
     copy: &mut W,
 ) -> io::Result<LayerStats> {
-    let stats = LayerDigestReader::with_copy(reader, &mut *copy)?.finish()?;
-    copy.flush()
-        .map_err(|e| io::Error::new(e.kind(), CopyError(e)))?;
-    Ok(stats)
+    LayerDigestReader::with_copy(reader, copy)?.finish()
 }
 
 #[cfg(test)]

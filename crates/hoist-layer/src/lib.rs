@@ -7,6 +7,7 @@
 //! one-pass pull: `LayerDigestReader::with_copy(download, blob_file)` → `apply_layer` → `finish()` gives
 //! blob digest, DiffID and an extracted tree from a single read of the stream.
 
+pub mod analyze;
 pub mod apply;
 pub mod builder;
 pub mod compression;
@@ -15,7 +16,9 @@ pub mod entry;
 pub mod error;
 pub mod path;
 pub mod safety;
+pub mod scan;
 
+pub use analyze::{LayerAnalyzer, LayerFacts, analyze_bytes};
 pub use apply::{ApplyOptions, ApplyStats, apply_layer};
 pub use builder::{LayerBuilder, LayerEntry, SpecError, StreamingLayerWriter};
 pub use compression::{Compression, Compressor, Decompressor, auto_decompress, sniffed_reader};

@@ -19,6 +19,7 @@ use crate::error::{LayerError, PathProblem};
 use crate::path::LayerPath;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const HEADER_BUFFER_SIZE: usize = 64 * 1024;
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 
 /// What an entry asks for, once checked.
@@ -244,6 +245,9 @@ pub(crate) fn walk_layer<R: Read>(
     mut visit: impl FnMut(&EntryInfo, CheckedEntry, &mut dyn Read, &mut [u8]) -> Result<u64, LayerError>,
 ) -> Result<WalkEnd, LayerError> {
     let consumed = Rc::new(Cell::new(0u64));
+    // Headers are read 512 bytes at a time: buffer them, so a plain file does not cost a syscall each. Content
+    // reads are 1 MiB, larger than this buffer, and bypass it.
+    let reader = io::BufReader::with_capacity(HEADER_BUFFER_SIZE, reader);
     let mut archive = tar::Archive::new(CountingReader {
         inner: reader,
         consumed: Rc::clone(&consumed),

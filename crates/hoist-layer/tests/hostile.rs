@@ -82,6 +82,70 @@ fn dotdot_hidden_inside_a_path_is_refused() {
 }
 
 #[test]
+fn escaping_names_in_pax_and_gnu_long_name_records_are_refused() {
+    let sandbox = Sandbox::new();
+    let mut writer = StreamingLayerWriter::new(Vec::new());
+    writer
+        .append_raw_pax(&[("path", b"../outside/secret".as_slice())])
+        .unwrap();
+    writer
+        .append(&LayerEntry::file("innocent", "pwned", 0o644))
+        .unwrap();
+    let tar = writer.finish().unwrap();
+    let err = apply_layer(
+        &tar[..],
+        &sandbox.root,
+        &ApplyOptions::for_current_process(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer entry \"../outside/secret\": path escapes the layer root"
+    );
+
+    let mut writer = StreamingLayerWriter::new(Vec::new());
+    writer
+        .append(&LayerEntry::file("target", "t", 0o644))
+        .unwrap();
+    writer
+        .append_raw_pax(&[("linkpath", b"/etc/shadow".as_slice())])
+        .unwrap();
+    writer.append(&LayerEntry::hardlink("h", "target")).unwrap();
+    let tar = writer.finish().unwrap();
+    let err = apply_layer(
+        &tar[..],
+        &sandbox.root,
+        &ApplyOptions::for_current_process(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LayerError::UnsafeHardlink {
+                problem: PathProblem::Absolute,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Longer than 100 bytes, so it travels in a GNU long-name record.
+    let long = format!("{}{}outside/secret", "a/".repeat(60), "../".repeat(61));
+    let err = apply_raw(&sandbox, &[LayerEntry::file(&long, "pwned", 0o644)]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LayerError::UnsafePath {
+                problem: PathProblem::EscapesRoot,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    sandbox.assert_outside_untouched();
+}
+
+#[test]
 fn absolute_entry_is_refused() {
     let sandbox = Sandbox::new();
     let target = sandbox.outside.join("secret");

@@ -718,7 +718,7 @@ fn key_value_pairs(args: &[String], command: &str) -> Result<Vec<(String, String
     if args.is_empty() {
         return Err(format!("{command} requires at least one argument"));
     }
-    if args.len() % 3 != 0 {
+    if !args.len().is_multiple_of(3) {
         return Err(format!("Bad input to {command}, too many arguments"));
     }
     args.chunks(3)
@@ -949,9 +949,12 @@ impl DispatchState {
             }
             Instruction::User(user) => config.user = Some(expand(&user)?),
             Instruction::Volume(volumes) => {
+                let volumes = volumes
+                    .iter()
+                    .map(|v| expand(v))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let list = config.volumes.get_or_insert_with(BTreeMap::new);
                 for volume in volumes {
-                    let volume = expand(&volume)?;
                     if volume.is_empty() {
                         return Err(EMPTY_VOLUME.to_owned());
                     }
@@ -1376,9 +1379,15 @@ impl ShellWord<'_> {
             Some(':') => {
                 let m = self.next();
                 modifier_text.push(m.map_or('\u{fffd}', |m| m));
+                if matches!(m, Some('#' | '%')) {
+                    return Err(format!(
+                        "unsupported modifier ({modifier_text}) in substitution"
+                    ));
+                }
                 (m, true)
             }
             Some('+' | '-' | '?') => (c, false),
+            // BuildKit also has `#`, `%` (pattern trimming) and `/` (replacement); hoist does not.
             _ => {
                 return Err(format!(
                     "unsupported modifier ({modifier_text}) in substitution"
@@ -1597,12 +1606,6 @@ fn parse_go_duration(original: &str) -> Result<i64, String> {
         value *= unit;
         if fraction > 0 {
             // As Go does: float64 keeps fractions of hours nanosecond-accurate.
-            #[expect(
-                clippy::cast_precision_loss,
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "Go's arithmetic"
-            )]
             let extra = (fraction as f64 * (unit as f64 / scale)) as u64;
             value += extra;
             if value > LIMIT {
@@ -2017,7 +2020,7 @@ mod tests {
         );
         // Not JSON: split at whitespace, quotes resolved at expansion.
         assert_eq!(
-            keys(ok(&[r#"VOLUME ["/a" "/b"#]).volumes.as_ref()),
+            keys(ok(&[r#"VOLUME ["/a" /b"#]).volumes.as_ref()),
             strings(&["/b", "[/a"])
         );
         assert_eq!(

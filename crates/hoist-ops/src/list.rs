@@ -74,7 +74,7 @@ const NONE: &str = "<none>";
 /// Lists images as rows, newest first (or as `sort` says).
 pub fn list_images(hoist: &Hoist, opts: &ListOptions) -> Result<Vec<ImageRow>, OpsError> {
     let now = crate::now_nanos();
-    let listings = hoist.store.list_images()?;
+    let listings = hoist.store.list_images_without_layers()?;
     let dangling = opts.filters.bool("dangling")?;
     let created_of = |input: &str| -> Result<Option<i64>, OpsError> {
         let found = lookup::find_image(&hoist.store, input)?;
@@ -148,7 +148,7 @@ pub fn list_images(hoist: &Hoist, opts: &ListOptions) -> Result<Vec<ImageRow>, O
     }
     match opts.sort {
         None | Some(SortKey::Created) => {}
-        Some(SortKey::Size) => rows.sort_by(|a, b| b.size.cmp(&a.size)),
+        Some(SortKey::Size) => rows.sort_by_key(|r| std::cmp::Reverse(r.size)),
         Some(SortKey::Repository) => {
             rows.sort_by(|a, b| a.repository.cmp(&b.repository).then(a.tag.cmp(&b.tag)))
         }
@@ -181,21 +181,16 @@ fn rows_for(l: &ImageListing, tags: &[String]) -> Vec<ImageRow> {
     // Group tags and digests by repository, as the Docker CLI's formatter does.
     let mut by_repo: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for t in tags {
-        if let Ok(r) = Reference::parse(t) {
-            by_repo
-                .entry(r.familiar_repository())
-                .or_default()
-                .0
-                .push(r.tag().unwrap_or(NONE).to_owned());
-        }
+        let (repo, tag) = split_stored_tag(t);
+        by_repo
+            .entry(familiar_of_repository(repo))
+            .or_default()
+            .0
+            .push(tag.to_owned());
     }
     for rd in &l.repo_digests {
-        let repo = match Reference::parse(&rd.repository) {
-            Ok(r) => r.familiar_repository(),
-            Err(_) => rd.repository.clone(),
-        };
         by_repo
-            .entry(repo)
+            .entry(familiar_of_repository(&rd.repository))
             .or_default()
             .1
             .push(rd.manifest.to_string());
@@ -221,6 +216,22 @@ fn rows_for(l: &ImageListing, tags: &[String]) -> Vec<ImageRow> {
         rows.push(row(NONE.to_owned(), NONE.to_owned(), NONE.to_owned()));
     }
     rows
+}
+
+/// Splits a stored, normalised `domain/path:tag` into repository and tag (the colon after the last `/`).
+fn split_stored_tag(full: &str) -> (&str, &str) {
+    match full.rfind(':') {
+        Some(i) if !full[i..].contains('/') => (&full[..i], &full[i + 1..]),
+        _ => (full, NONE),
+    }
+}
+
+/// `docker.io/library/nginx` → `nginx`, from a stored normalised repository name.
+fn familiar_of_repository(repository: &str) -> String {
+    match repository.split_once('/') {
+        Some((domain, path)) => reference::familiar_repository(domain, path),
+        None => repository.to_owned(),
+    }
 }
 
 /// Familiar form of a stored full tag name (`docker.io/library/nginx:latest` → `nginx:latest`).

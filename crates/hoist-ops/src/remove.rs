@@ -226,7 +226,7 @@ pub fn prune_images(hoist: &Hoist, all: bool, filters: &Filters) -> Result<Prune
         .collect::<Result<Vec<_>, _>>()?;
     let mut report = PruneReport::default();
     let mut listings = hoist.store.list_images()?;
-    listings.sort_by(|a, b| b.created.cmp(&a.created));
+    listings.sort_by_key(|l| std::cmp::Reverse(l.created));
     let parents: HashSet<Digest> = listings.iter().filter_map(|l| l.parent.clone()).collect();
     for l in &listings {
         // An earlier deletion in this run may have pruned it as a parent.

@@ -25,4 +25,6 @@ mod value;
 pub use error::{ParseError, RenderError};
 pub use json::{write_inspect_json, write_inspect_json_compact};
 pub use table::write_table;
-pub use template::{Format, TableSpec, render_items, render_one, validate_template};
+pub use template::{
+    Format, RowFields, TableSpec, render_items, render_one, render_rows, validate_template,
+};

@@ -41,6 +41,9 @@ pub fn write_table<S: AsRef<str>>(
 
 /// Aligns tab-separated `text` with Docker's tabwriter settings.
 pub(crate) fn align(text: &str) -> Result<Vec<u8>, RenderError> {
+    if let Some(out) = align_uniform(text) {
+        return Ok(out);
+    }
     let mut writer = TabWriter::new(Vec::with_capacity(text.len() * 2))
         .minwidth(7)
         .padding(3);
@@ -48,6 +51,52 @@ pub(crate) fn align(text: &str) -> Result<Vec<u8>, RenderError> {
     writer.into_inner().map_err(|error| {
         RenderError::Io(std::io::Error::new(error.error().kind(), error.to_string()))
     })
+}
+
+/// The common case done directly: ASCII text whose lines all have the same number of cells. Then every
+/// column forms one block spanning all lines, and Go's rule reduces to `max(widest cell + 3, 10)` per
+/// tab-terminated column (the last cell is never padded). Other text goes through `tabwriter`.
+fn align_uniform(text: &str) -> Option<Vec<u8>> {
+    const MIN_WIDTH: usize = 10;
+    const PADDING: usize = 3;
+    if !text.is_ascii() {
+        return None;
+    }
+    let body = text.strip_suffix('\n')?;
+    let tabs = body
+        .split('\n')
+        .next()?
+        .bytes()
+        .filter(|&b| b == b'\t')
+        .count();
+    let mut widths = vec![0usize; tabs];
+    for line in body.split('\n') {
+        let mut cells = 0;
+        for (i, cell) in line.split('\t').enumerate() {
+            if i < tabs {
+                widths[i] = widths[i].max(cell.len());
+            }
+            cells = i;
+        }
+        if cells != tabs {
+            return None;
+        }
+    }
+    for w in &mut widths {
+        *w = (*w + PADDING).max(MIN_WIDTH);
+    }
+    let mut out =
+        Vec::with_capacity(text.len() + widths.iter().sum::<usize>() * body.lines().count());
+    for line in body.split('\n') {
+        for (i, cell) in line.split('\t').enumerate() {
+            out.extend_from_slice(cell.as_bytes());
+            if let Some(w) = widths.get(i) {
+                out.resize(out.len() + (w - cell.len()), b' ');
+            }
+        }
+        out.push(b'\n');
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -58,6 +107,24 @@ mod tests {
         let mut out = Vec::new();
         write_table(header, rows, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn uniform_fast_path_matches_tabwriter() {
+        let cases = [
+            "A\tBB\tC\nxxxxxxxxxxxxxxxx\t\tlast\n",
+            "ID\tCOMMENT\nabc\t\n",
+            "one\n",
+            "a\tb\n\tc\nlonger-than-ten-chars\td\n",
+        ];
+        for text in cases {
+            let mut writer = TabWriter::new(Vec::new()).minwidth(7).padding(3);
+            writer.write_all(text.as_bytes()).unwrap();
+            let expected = writer.into_inner().unwrap();
+            assert_eq!(align_uniform(text).unwrap(), expected, "{text:?}");
+        }
+        assert!(align_uniform("a\tb\nc\n").is_none());
+        assert!(align_uniform("é\tb\n").is_none());
     }
 
     #[test]

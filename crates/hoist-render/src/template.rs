@@ -142,6 +142,12 @@ pub fn render_items<T: Serialize>(
         Format::Template(text) => (text.clone(), false),
     };
 
+    if let Some(parts) = plain_fields(&source)
+        && let Some(body) = render_plain(&parts, items)?
+    {
+        return write_plain(&parts, is_table, spec, &body, out);
+    }
+
     let mut hints = JsonHints::default();
     let mut data = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
@@ -176,6 +182,145 @@ pub fn render_items<T: Serialize>(
         out.write_all(body.as_bytes())?;
     }
     Ok(())
+}
+
+/// A list row that can produce one field at a time, so plain templates (`{{.ID}}`, the default
+/// tables) compute only the columns they print. Its `Serialize` form is what other templates see.
+pub trait RowFields: Serialize {
+    /// The field's text, or `None` if the row has no such field.
+    fn field(&self, name: &str) -> Option<String>;
+}
+
+/// Like [`render_items`], but plain templates ask each row only for the fields they print.
+///
+/// # Errors
+///
+/// As [`render_items`].
+pub fn render_rows<T: RowFields>(
+    format: &Format,
+    rows: &[T],
+    spec: &TableSpec<'_>,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    let (source, is_table) = match format {
+        Format::DefaultTable => (docker_template_text(spec.default_template), true),
+        Format::Table(text) => (text.clone(), true),
+        Format::Template(text) => (text.clone(), false),
+        Format::Json => return render_items(format, rows, spec, out),
+    };
+    let Some(parts) = plain_fields(&source) else {
+        return render_items(format, rows, spec, out);
+    };
+    let mut body = String::new();
+    for row in rows {
+        for part in &parts {
+            match part {
+                PlainPart::Text(t) => body.push_str(t),
+                PlainPart::Field(f) => match row.field(f) {
+                    Some(v) => body.push_str(&v),
+                    None => return render_items(format, rows, spec, out),
+                },
+            }
+        }
+        body.push('\n');
+    }
+    write_plain(&parts, is_table, spec, &body, out)
+}
+
+fn write_plain(
+    parts: &[PlainPart<'_>],
+    is_table: bool,
+    spec: &TableSpec<'_>,
+    body: &str,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    let mut text = String::new();
+    if is_table {
+        for part in parts {
+            match part {
+                PlainPart::Text(t) => text.push_str(t),
+                PlainPart::Field(f) => {
+                    text.push_str(
+                        spec.headers
+                            .iter()
+                            .find(|(k, _)| k == f)
+                            .map_or("<no value>", |(_, h)| h),
+                    );
+                }
+            }
+        }
+        text.push('\n');
+    }
+    text.push_str(body);
+    if is_table {
+        out.write_all(&align(&text)?)?;
+    } else {
+        out.write_all(text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A piece of a template made only of literal text and `{{.Field}}` actions.
+enum PlainPart<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+/// Splits a template that uses nothing but `{{.Field}}` actions (the common list formats), or `None`.
+/// Such templates are rendered by substitution: the same output as the template engine for string
+/// fields, without building a template value per item (`images` lists thousands of rows).
+fn plain_fields(source: &str) -> Option<Vec<PlainPart<'_>>> {
+    let mut parts = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            parts.push(PlainPart::Text(&rest[..start]));
+        }
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let field = after[..end].strip_prefix('.')?;
+        if field.is_empty()
+            || !field
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return None;
+        }
+        parts.push(PlainPart::Field(field));
+        rest = &after[end + 2..];
+    }
+    if rest.contains("}}") {
+        return None;
+    }
+    if !rest.is_empty() {
+        parts.push(PlainPart::Text(rest));
+    }
+    Some(parts)
+}
+
+/// Renders items by substitution; `None` when a field is not a plain string (the engine decides then).
+fn render_plain<T: Serialize>(
+    parts: &[PlainPart<'_>],
+    items: &[T],
+) -> Result<Option<String>, RenderError> {
+    let mut body = String::new();
+    for (index, item) in items.iter().enumerate() {
+        let json = serde_json::to_value(item).map_err(|error| RenderError::Data {
+            what: format!("item {index}"),
+            message: error.to_string(),
+        })?;
+        for part in parts {
+            match part {
+                PlainPart::Text(t) => body.push_str(t),
+                PlainPart::Field(f) => match json.get(*f) {
+                    Some(serde_json::Value::String(v)) => body.push_str(v),
+                    _ => return Ok(None),
+                },
+            }
+        }
+        body.push('\n');
+    }
+    Ok(Some(body))
 }
 
 /// Renders one `inspect --format` template over the whole inspect object and writes the

@@ -128,7 +128,9 @@ impl Store {
         report.unexpected_files.sort();
 
         let mut present: HashMap<Digest, bool> = HashMap::new();
-        for (digest, referenced_by) in blob_references(&self.conn())? {
+        // Bound first, so the connection is not held while the loop touches the disk.
+        let references = blob_references(&self.conn())?;
+        for (digest, referenced_by) in references {
             let exists = match present.get(&digest) {
                 Some(&exists) => exists,
                 None => {

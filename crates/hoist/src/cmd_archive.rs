@@ -118,6 +118,23 @@ pub(crate) fn load(hoist: &Hoist, a: &LoadArgs) -> Result<u8> {
     Ok(0)
 }
 
-pub(crate) fn import(_hoist: &Hoist, _a: &ImportArgs) -> Result<u8> {
-    bail!("TEMPORARY")
+pub(crate) fn import(hoist: &Hoist, a: &ImportArgs) -> Result<u8> {
+    use hoist_ops::import::{ImportOptions, ImportSource};
+    let source = if a.source == "-" {
+        ImportSource::Stdin
+    } else if a.source.starts_with("http://") || a.source.starts_with("https://") {
+        ImportSource::Url(a.source.clone())
+    } else {
+        ImportSource::File(a.source.clone().into())
+    };
+    let opts = ImportOptions {
+        source,
+        reference: a.reference.clone(),
+        changes: a.change.clone(),
+        message: a.message.clone(),
+        platform: a.platform.clone(),
+    };
+    let id = hoist_ops::import::import(hoist, opts, &mut io::stdin().lock())?;
+    output::write_stdout(format!("{id}\n").as_bytes())?;
+    Ok(0)
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{DfArgs, FormatArgs, GcArgs};
-use crate::cmd_images::{IMAGE_HEADERS, image_context};
+use crate::cmd_images::{IMAGE_HEADERS, ImageView};
 use crate::output::{self, size4};
 
 #[derive(Debug, Serialize)]
@@ -25,13 +25,22 @@ pub(crate) fn df(hoist: &Hoist, a: &DfArgs) -> Result<u8> {
     let usage = hoist_ops::df::disk_usage(hoist)?;
     if a.verbose && a.format.as_deref().is_none_or(str::is_empty) {
         let mut out = String::from("Images space usage:\n\n");
-        let rows: Vec<_> = usage.rows.iter().map(|r| image_context(r, false)).collect();
+        let now = chrono::Utc::now();
+        let rows: Vec<_> = usage
+            .rows
+            .iter()
+            .map(|row| ImageView {
+                row,
+                no_trunc: false,
+                now,
+            })
+            .collect();
         let spec = TableSpec {
             default_template: "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
             headers: IMAGE_HEADERS,
         };
         let mut buf = Vec::new();
-        hoist_render::render_items(&hoist_render::Format::DefaultTable, &rows, &spec, &mut buf)?;
+        hoist_render::render_rows(&hoist_render::Format::DefaultTable, &rows, &spec, &mut buf)?;
         out.push_str(&String::from_utf8_lossy(&buf));
         out.push_str("\nContainers space usage:\n\n");
         out.push_str("CONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES\n");

@@ -19,6 +19,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Listing thousands of images is allocation-bound; mimalloc halves that cost against glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status of a usage error (Docker uses 125 for its CLI's own errors).
 const USAGE_ERROR: u8 = 125;
 

@@ -23,8 +23,13 @@ pub(crate) fn utc(nanos: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// Docker's CREATED column: `2 weeks ago`, or `N/A` when an image has no creation time.
 pub(crate) fn created_since(created: Option<i64>) -> String {
+    created_since_at(created, chrono::Utc::now())
+}
+
+/// [`created_since`] relative to a given `now` (one clock read for a whole listing).
+pub(crate) fn created_since_at(created: Option<i64>, now: chrono::DateTime<chrono::Utc>) -> String {
     match created {
-        Some(c) => hoist_render::units::created_since(utc(c), chrono::Utc::now()),
+        Some(c) => hoist_render::units::created_since(utc(c), now),
         None => "N/A".to_owned(),
     }
 }
@@ -59,6 +64,18 @@ pub(crate) fn render<T: Serialize>(
     let format = Format::parse(format.unwrap_or(""));
     let mut buf = Vec::new();
     hoist_render::render_items(&format, rows, spec, &mut buf)?;
+    write_stdout(&buf)
+}
+
+/// Renders list rows (fields computed on demand) with `--format` or the default table.
+pub(crate) fn render_rows<T: hoist_render::RowFields>(
+    format: Option<&str>,
+    rows: &[T],
+    spec: &TableSpec<'_>,
+) -> Result<()> {
+    let format = Format::parse(format.unwrap_or(""));
+    let mut buf = Vec::new();
+    hoist_render::render_rows(&format, rows, spec, &mut buf)?;
     write_stdout(&buf)
 }
 

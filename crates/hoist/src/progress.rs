@@ -5,11 +5,9 @@ use std::io::Write;
 /// Docker's bar (jsonmessage): 50 cells of `=` by progress, a `>` head, then `%8v/%v` sizes.
 pub(crate) fn bar(current: u64, total: u64) -> String {
     const WIDTH: u64 = 50;
-    let filled = if total == 0 {
-        WIDTH
-    } else {
-        (current.min(total) * WIDTH) / total
-    };
+    let filled = (current.min(total) * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH);
     let done = "=".repeat(usize::try_from(filled).unwrap_or(0));
     let rest = " ".repeat(usize::try_from(WIDTH - filled).unwrap_or(0));
     format!(

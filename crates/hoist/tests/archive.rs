@@ -166,14 +166,14 @@ fn load_oci_archives_and_compressed_inputs() {
     let plain = three_images()[1].clone();
     for (name, archive) in [
         ("oci gzip layers", oci_archive(&[gz.clone()])),
-        ("oci plain", oci_archive(&[plain.clone()])),
+        ("oci plain", oci_archive(std::slice::from_ref(&plain))),
     ] {
         let h = hoist();
         let out = h.load(&archive);
         assert!(out.starts_with("Loaded image: "), "{name}: {out}");
         h.ok(&["system", "check"]);
     }
-    let tar = docker_archive(&[plain.clone()]);
+    let tar = docker_archive(std::slice::from_ref(&plain));
     let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gzipped.write_all(&tar).unwrap();
     let gzipped = gzipped.finish().unwrap();
@@ -367,12 +367,12 @@ fn hostile_layers_are_refused() {
         (
             "absolute",
             raw_tar_entry("/etc/evil", b'0', ""),
-            "absolute paths are not allowed",
+            "path is absolute",
         ),
         (
             "hardlink escape",
             raw_tar_entry("x", b'1', "../../../etc/shadow"),
-            "hard link target",
+            "hardlink target",
         ),
     ] {
         let mut img = ImageFixture::new(vec![spec_bytes]).tag("evil:1");
@@ -393,7 +393,7 @@ fn hostile_layers_are_refused() {
         &docker_archive(&[ImageFixture::new(vec![t]).tag("evil:2")]),
     );
     assert_eq!(r.status, 1);
-    assert!(r.stderr.contains("passes through symlink"), "{}", r.stderr);
+    assert!(r.stderr.contains("goes through symlink \"a\" created earlier in the same layer"), "{}", r.stderr);
 }
 
 /// A one-entry tar with a raw name (the tar crate's builder refuses `..` and absolute paths).

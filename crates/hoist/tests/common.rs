@@ -6,24 +6,25 @@
 use hoist_test_support::cli::TestHoist;
 use hoist_test_support::fixtures::{ImageFixture, layer};
 
-pub fn hoist() -> TestHoist {
+pub(crate) fn hoist() -> TestHoist {
     TestHoist::new(env!("CARGO_BIN_EXE_hoist"))
 }
 
 /// Snapshot settings: ages like `2 years ago` become `[AGO]`.
-pub fn settings() -> insta::Settings {
+pub(crate) fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.add_filter(
         r"(Less than a second|About an? (minute|hour)|\d+ (second|minute|hour|day|week|month|year)s?) ago",
         "[AGO]",
     );
     s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
+    s.add_filter(r#""LastTagTime": "[^"]+""#, r#""LastTagTime": "[TIME]""#);
     s.set_prepend_module_to_snapshot(false);
     s
 }
 
 /// Three images: `app` (two tags, a label), `tools:1` sharing app's base layer, and an untagged one.
-pub fn three_images() -> Vec<ImageFixture> {
+pub(crate) fn three_images() -> Vec<ImageFixture> {
     let base =
         layer("d etc 755\nf etc/os-release 644 ID=fixture\nd bin 755\nf bin/tool 755 #!/bin/sh");
     let app_layer = layer("d app 755\nf app/main 755 echo app\nl app/run main");
@@ -41,7 +42,7 @@ pub fn three_images() -> Vec<ImageFixture> {
     vec![app, tools, orphan]
 }
 
-pub fn loaded_three() -> (TestHoist, Vec<ImageFixture>) {
+pub(crate) fn loaded_three() -> (TestHoist, Vec<ImageFixture>) {
     let h = hoist();
     let images = three_images();
     h.load(&hoist_test_support::fixtures::docker_archive(&images));

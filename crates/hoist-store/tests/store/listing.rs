@@ -151,7 +151,7 @@ fn ten_thousand_tagged_images_list_correctly() -> TestResult {
             vec![format!("registry.example/team/app{}:v{n}", n % 50)]
         );
         assert_eq!(image.repo_digests.len(), usize::from(n % 2 == 0));
-        assert_eq!(image.labels.get("batch").is_some(), n % 10 == 0);
+        assert_eq!(image.labels.contains_key("batch"), n % 10 == 0);
         assert!(image.last_tag_time.is_some());
         let diff_ids: Vec<&Digest> = image.layers.iter().map(|l| &l.diff_id).collect();
         assert_eq!(

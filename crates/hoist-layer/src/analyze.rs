@@ -1,12 +1,13 @@
-//! One pass over a layer blob as it streams in: its raw bytes go to the store's ingest while a decompressor
-//! feeds the uncompressed bytes to the diff-ID hasher and the tar scanner.
+//! One pass over a layer blob as it streams in, push style: the caller writes the raw bytes here (beside
+//! the store's ingest) and a decompressor feeds the uncompressed bytes to the diff-ID hasher and the tar
+//! scanner. [`crate::digest::LayerDigestReader`] is the pull-style counterpart for readers.
 
 use std::io::{self, Write};
 
-use hoist_layer::compression::Compression;
+use crate::compression::Compression;
 use hoist_spec::{Digest, Hasher};
 
-use crate::tar_scan::{ScanError, ScanSummary, TarScanner};
+use crate::scan::{ScanError, ScanSummary, TarScanner};
 
 /// What one pass learned about a blob that may be a layer.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ impl Write for Uncompressed {
 
 enum Decoder {
     Sniffing(Vec<u8>),
-    Plain(Uncompressed),
+    Plain(Box<Uncompressed>),
     Gzip(Box<flate2::write::MultiGzDecoder<Uncompressed>>),
     Zstd(Box<zstd::stream::write::Decoder<'static, Uncompressed>>),
     Xz(Box<liblzma::write::XzDecoder<Uncompressed>>),
@@ -86,7 +87,7 @@ impl LayerAnalyzer {
             scanner: TarScanner::new(),
         };
         self.decoder = match self.compression {
-            Compression::None => Decoder::Plain(sink),
+            Compression::None => Decoder::Plain(Box::new(sink)),
             Compression::Gzip => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(sink))),
             Compression::Zstd => match zstd::stream::write::Decoder::new(sink) {
                 Ok(d) => Decoder::Zstd(Box::new(d)),
@@ -119,7 +120,7 @@ impl LayerAnalyzer {
             self.start(&prefix);
         }
         let finished = match self.decoder {
-            Decoder::Plain(s) => Ok(s),
+            Decoder::Plain(s) => Ok(*s),
             Decoder::Gzip(d) => d.finish(),
             Decoder::Zstd(mut d) => d.flush().map(|()| d.into_inner()),
             Decoder::Xz(d) => d.finish(),

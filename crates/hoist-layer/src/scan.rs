@@ -1,10 +1,16 @@
-//! A push-style tar header scanner: fed the uncompressed bytes of a layer as they stream past, it checks
-//! every entry for path safety and computes the layer's content size the way Docker reports image sizes.
+//! A push-style tar header scanner: fed the uncompressed bytes of a layer as they stream past, it runs
+//! every entry through the layer's [`EntryChecker`] and computes the layer's content size the way Docker
+//! reports image sizes.
 //!
-//! It exists so that `load` can hash, store and vet a layer in one pass without a second read of the blob.
+//! It exists so that `load` can hash, store and vet a layer in one pass, as a tee beside the store's
+//! ingest, without a second read of the blob. The path rules are the checker's, the same ones
+//! [`crate::validate_layer`] and [`crate::apply_layer`] enforce.
 
-use std::collections::HashSet;
 use std::io;
+use std::path::PathBuf;
+
+use crate::entry::{EntryInfo, EntryKind, Timestamp};
+use crate::safety::EntryChecker;
 
 const BLOCK: usize = 512;
 /// Long names and PAX records are small; a bigger one is a hostile archive.
@@ -13,16 +19,10 @@ const MAX_META_ENTRY: u64 = 1 << 20;
 /// What is wrong with a layer's tar stream. Each names the entry concerned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
-    #[error("layer entry {path:?}: absolute paths are not allowed in a layer")]
-    AbsolutePath { path: String },
-    #[error("layer entry {path:?}: path escapes the layer root")]
-    EscapingPath { path: String },
-    #[error("layer entry {path:?}: hard link target {target:?} escapes the layer root")]
-    EscapingHardlink { path: String, target: String },
-    #[error(
-        "layer entry {path:?}: path passes through symlink {symlink:?} created by the same layer"
-    )]
-    ThroughSymlink { path: String, symlink: String },
+    /// The entry checker refused an entry (escaping or absolute path, link out of the root, through a
+    /// symlink of the same layer, bad whiteout, unsupported type); the message names the entry.
+    #[error("{0}")]
+    Unsafe(String),
     #[error("corrupt tar header at byte offset {offset} (checksum mismatch)")]
     BadChecksum { offset: u64 },
     #[error("corrupt tar header at byte offset {offset}: {what}")]
@@ -65,7 +65,8 @@ pub struct TarScanner {
     pax_link: Option<String>,
     pax_size: Option<u64>,
     current: String,
-    symlinks: HashSet<String>,
+    checker: EntryChecker,
+    mode: u32,
     summary: ScanSummary,
     error: Option<ScanError>,
 }
@@ -100,7 +101,8 @@ impl TarScanner {
             pax_link: None,
             pax_size: None,
             current: String::new(),
-            symlinks: HashSet::new(),
+            checker: EntryChecker::new(),
+            mode: 0,
             summary: ScanSummary::default(),
             error: None,
         }
@@ -228,6 +230,8 @@ impl TarScanner {
                     .take()
                     .or_else(|| self.long_name.take())
                     .unwrap_or_else(|| header_name(block));
+                self.mode =
+                    u32::try_from(parse_octal(&block[100..108]).unwrap_or(0) & 0o7777).unwrap_or(0);
                 let link = self
                     .pax_link
                     .take()
@@ -263,46 +267,41 @@ impl TarScanner {
     fn on_entry(&mut self, name: String, kind: u8, size: u64, link: String) {
         self.summary.entries += 1;
         self.current.clone_from(&name);
-        if name.starts_with('/') {
-            return self.fail(ScanError::AbsolutePath { path: name });
-        }
-        let Some(normal) = normalize(&name) else {
-            return self.fail(ScanError::EscapingPath { path: name });
+        let entry_kind = match kind {
+            b'0' | b'\0' | b'7' => EntryKind::File,
+            b'1' => EntryKind::Hardlink,
+            b'2' => EntryKind::Symlink,
+            b'3' => EntryKind::CharDevice,
+            b'4' => EntryKind::BlockDevice,
+            b'5' => EntryKind::Dir,
+            b'6' => EntryKind::Fifo,
+            other => {
+                return self.fail(ScanError::Unsafe(format!(
+                    "layer entry {name:?}: unsupported tar entry type {:?}",
+                    char::from(other)
+                )));
+            }
         };
-        // A parent that this same layer made a symlink would redirect the write on extraction.
-        let mut prefix = String::new();
-        for component in normal
-            .split('/')
-            .take(normal.split('/').count().saturating_sub(1))
-        {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(component);
-            if self.symlinks.contains(&prefix) {
-                return self.fail(ScanError::ThroughSymlink {
-                    path: name,
-                    symlink: prefix,
-                });
-            }
+        let info = EntryInfo {
+            path: PathBuf::from(&name),
+            kind: entry_kind,
+            link_name: matches!(entry_kind, EntryKind::Symlink | EntryKind::Hardlink)
+                .then(|| PathBuf::from(&link)),
+            size,
+            mode: self.mode,
+            uid: 0,
+            gid: 0,
+            mtime: Timestamp::default(),
+            atime: None,
+            device: None,
+            xattrs: Vec::new(),
+        };
+        if let Err(e) = self.checker.check(&info) {
+            return self.fail(ScanError::Unsafe(e.to_string()));
         }
-        match kind {
-            b'0' | b'\0' | b'7' => self.summary.content_size += size,
-            b'2' => {
-                self.summary.content_size += link.len() as u64;
-                self.symlinks.insert(normal);
-            }
-            b'1' => {
-                if link.starts_with('/') || normalize(&link).is_none() {
-                    return self.fail(ScanError::EscapingHardlink {
-                        path: name,
-                        target: link,
-                    });
-                }
-            }
-            b'5' => {
-                self.symlinks.remove(&normal);
-            }
+        match entry_kind {
+            EntryKind::File => self.summary.content_size += size,
+            EntryKind::Symlink => self.summary.content_size += link.len() as u64,
             _ => {}
         }
     }
@@ -316,21 +315,6 @@ impl io::Write for TarScanner {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Lexically normalises a relative path; `None` if `..` climbs above the root.
-fn normalize(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 fn cstr(bytes: &[u8]) -> String {
@@ -458,27 +442,16 @@ mod tests {
 
     #[test]
     fn refuses_hostile_entries() {
-        let e = scan(&tar(&[("../etc/passwd", b'0', b"x", "")]), 512).unwrap_err();
+        let err =
+            |entries: &[(&str, u8, &[u8], &str)]| scan(&tar(entries), 512).unwrap_err().to_string();
         assert_eq!(
-            e.to_string(),
+            err(&[("../etc/passwd", b'0', b"x", "")]),
             "layer entry \"../etc/passwd\": path escapes the layer root"
         );
-        let e = scan(&tar(&[("/etc/passwd", b'0', b"x", "")]), 512).unwrap_err();
-        assert!(matches!(e, ScanError::AbsolutePath { .. }));
-        let e = scan(&tar(&[("a", b'1', b"", "../../x")]), 512).unwrap_err();
-        assert!(matches!(e, ScanError::EscapingHardlink { .. }));
-        let e = scan(
-            &tar(&[("a", b'2', b"", "/etc"), ("a/passwd", b'0', b"x", "")]),
-            512,
-        )
-        .unwrap_err();
-        assert_eq!(
-            e,
-            ScanError::ThroughSymlink {
-                path: "a/passwd".into(),
-                symlink: "a".into()
-            }
-        );
+        assert!(err(&[("/etc/passwd", b'0', b"x", "")]).contains("absolute"));
+        assert!(err(&[("a", b'1', b"", "../../x")]).contains("hardlink target"));
+        assert!(err(&[("a", b'2', b"", "/etc"), ("a/passwd", b'0', b"x", "")]).contains("symlink"));
+        assert!(err(&[("weird", b'S', b"", "")]).contains("unsupported tar entry type"));
         // Inside the root is fine, and so are symlinks pointing anywhere.
         assert!(
             scan(
@@ -523,10 +496,8 @@ mod tests {
         t.extend_from_slice(&header("innocent", b'0', 0, ""));
         let e = scan(&t, 512).unwrap_err();
         assert_eq!(
-            e,
-            ScanError::EscapingPath {
-                path: "../../escape/by/pax".into()
-            }
+            e.to_string(),
+            "layer entry \"../../escape/by/pax\": path escapes the layer root"
         );
     }
 }
