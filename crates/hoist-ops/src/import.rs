@@ -293,7 +293,7 @@ fn image_config(
     diff_id: &Digest,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<RawConfig, OpsError> {
-    let created = rfc3339_nano(now);
+    let created = hoist_render::gotime::rfc3339_nano(&now);
     let mut history = Map::new();
     history.insert("created".to_owned(), Value::from(created.clone()));
     history.insert("comment".to_owned(), Value::from(message));
@@ -312,7 +312,7 @@ fn image_config(
     image.insert("comment".to_owned(), Value::from(message));
     image.insert(
         "config".to_owned(),
-        docker_container_config(container_config),
+        crate::docker_config::docker_container_config(container_config),
     );
     image.insert("created".to_owned(), Value::from(created));
     image.insert(
@@ -330,82 +330,6 @@ fn image_config(
         id: e.digest.clone(),
         message: e.to_string(),
     })
-}
-
-/// How a field of Docker's `container.Config` is written when unset.
-#[derive(Debug, Clone, Copy)]
-enum Unset {
-    EmptyString,
-    False,
-    Null,
-    /// `omitempty`: left out.
-    Omitted,
-}
-
-/// Docker's `container.Config` fields in the order Docker writes them.
-const DOCKER_CONFIG_FIELDS: &[(&str, Unset)] = &[
-    ("Hostname", Unset::EmptyString),
-    ("Domainname", Unset::EmptyString),
-    ("User", Unset::EmptyString),
-    ("AttachStdin", Unset::False),
-    ("AttachStdout", Unset::False),
-    ("AttachStderr", Unset::False),
-    ("ExposedPorts", Unset::Omitted),
-    ("Tty", Unset::False),
-    ("OpenStdin", Unset::False),
-    ("StdinOnce", Unset::False),
-    ("Env", Unset::Null),
-    ("Cmd", Unset::Null),
-    ("Healthcheck", Unset::Omitted),
-    ("ArgsEscaped", Unset::Omitted),
-    ("Image", Unset::EmptyString),
-    ("Volumes", Unset::Null),
-    ("WorkingDir", Unset::EmptyString),
-    ("Entrypoint", Unset::Null),
-    ("NetworkDisabled", Unset::Omitted),
-    ("MacAddress", Unset::Omitted),
-    ("OnBuild", Unset::Null),
-    ("Labels", Unset::Null),
-    ("StopSignal", Unset::Omitted),
-    ("StopTimeout", Unset::Omitted),
-    ("Shell", Unset::Omitted),
-];
-
-/// `config` as the JSON object Docker writes for a `container.Config`: every field Docker always writes
-/// (zero values included, as `docker inspect` shows them), in Docker's order, then any fields Docker's
-/// struct does not have.
-pub fn docker_container_config(config: &ContainerConfig) -> Value {
-    // `ContainerConfig` holds only strings, numbers, bools, arrays and string-keyed maps: it always
-    // serialises to an object.
-    let mut given = match serde_json::to_value(config) {
-        Ok(Value::Object(fields)) => fields,
-        _ => Map::new(),
-    };
-    let mut out = Map::new();
-    for (key, unset) in DOCKER_CONFIG_FIELDS {
-        let value = match (given.remove(*key), unset) {
-            (Some(value), _) => value,
-            (None, Unset::EmptyString) => Value::from(""),
-            (None, Unset::False) => Value::Bool(false),
-            (None, Unset::Null) => Value::Null,
-            (None, Unset::Omitted) => continue,
-        };
-        out.insert((*key).to_owned(), value);
-    }
-    out.extend(given);
-    Value::Object(out)
-}
-
-/// Go's `time.RFC3339Nano` in UTC: nanoseconds without trailing zeros.
-fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
-    let seconds = t.format("%Y-%m-%dT%H:%M:%S");
-    // A leap second is reported as nanoseconds past 10^9; Go has no such value.
-    let nanos = t.timestamp_subsec_nanos().min(999_999_999);
-    if nanos == 0 {
-        return format!("{seconds}Z");
-    }
-    let fraction = format!("{nanos:09}");
-    format!("{seconds}.{}Z", fraction.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -915,20 +839,5 @@ mod tests {
         );
         // Both share the one layer blob.
         assert_eq!(hoist.store.list_images().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn created_is_rfc3339_nano() {
-        use chrono::TimeZone;
-        let at = |nanos| chrono::Utc.timestamp_opt(1_700_000_000, nanos).unwrap();
-        assert_eq!(rfc3339_nano(at(0)), "2023-11-14T22:13:20Z");
-        assert_eq!(
-            rfc3339_nano(at(34_595_010)),
-            "2023-11-14T22:13:20.03459501Z"
-        );
-        assert_eq!(
-            rfc3339_nano(at(999_999_999)),
-            "2023-11-14T22:13:20.999999999Z"
-        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod change;
 pub mod df;
+pub mod docker_config;
 pub mod error;
 pub mod filters;
 pub mod history;

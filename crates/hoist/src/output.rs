@@ -52,7 +52,7 @@ pub(crate) fn size3(bytes: u64) -> String {
 /// `SIZE` as `docker system df` shows it (4 significant digits).
 pub(crate) fn size4(bytes: u64) -> String {
     #[expect(clippy::cast_precision_loss, reason = "display only")]
-    hoist_render::units::human_size(bytes as f64)
+    hoist_render::units::human_size_with_precision(bytes as f64, 4)
 }
 
 /// Renders rows with `--format` (or the command's default table) to stdout.

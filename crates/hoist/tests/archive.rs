@@ -393,7 +393,12 @@ fn hostile_layers_are_refused() {
         &docker_archive(&[ImageFixture::new(vec![t]).tag("evil:2")]),
     );
     assert_eq!(r.status, 1);
-    assert!(r.stderr.contains("goes through symlink \"a\" created earlier in the same layer"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("goes through symlink \"a\" created earlier in the same layer"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A one-entry tar with a raw name (the tar crate's builder refuses `..` and absolute paths).
