@@ -1490,137 +1490,9 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-/// The quoting Go's `time` package uses in its errors.
-fn time_quote(s: &str) -> String {
-    let mut out = String::from('"');
-    for c in s.chars() {
-        if u32::from(c) >= 0x80 || c < ' ' {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds.
+/// Go's `time.ParseDuration`, in nanoseconds, with Go's error text.
 fn parse_go_duration(original: &str) -> Result<i64, String> {
-    const LIMIT: u64 = 1 << 63;
-    let invalid = || format!("time: invalid duration {}", time_quote(original));
-    let mut s = original;
-    let mut negative = false;
-    if let Some(rest) = s.strip_prefix('-') {
-        negative = true;
-        s = rest;
-    } else if let Some(rest) = s.strip_prefix('+') {
-        s = rest;
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: u64 = 0;
-    while !s.is_empty() {
-        if !s.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let int_len = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let mut value: u64 = 0;
-        for b in s[..int_len].bytes() {
-            if value > LIMIT / 10 {
-                return Err(invalid());
-            }
-            value = value * 10 + u64::from(b - b'0');
-            if value > LIMIT {
-                return Err(invalid());
-            }
-        }
-        let had_int = int_len > 0;
-        s = &s[int_len..];
-        let (mut fraction, mut scale, mut had_fraction) = (0u64, 1f64, false);
-        if let Some(rest) = s.strip_prefix('.') {
-            let frac_len = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let mut overflow = false;
-            for b in rest[..frac_len].bytes() {
-                if overflow {
-                    continue;
-                }
-                if fraction > (LIMIT - 1) / 10 {
-                    overflow = true;
-                    continue;
-                }
-                let next = fraction * 10 + u64::from(b - b'0');
-                if next > LIMIT {
-                    overflow = true;
-                    continue;
-                }
-                fraction = next;
-                scale *= 10.0;
-            }
-            had_fraction = frac_len > 0;
-            s = &rest[frac_len..];
-        }
-        if !had_int && !had_fraction {
-            return Err(invalid());
-        }
-        let unit_len = s
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
-        if unit_len == 0 {
-            return Err(format!(
-                "time: missing unit in duration {}",
-                time_quote(original)
-            ));
-        }
-        let unit_text = &s[..unit_len];
-        s = &s[unit_len..];
-        let unit: u64 = match unit_text {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    time_quote(unit_text),
-                    time_quote(original)
-                ));
-            }
-        };
-        if value > LIMIT / unit {
-            return Err(invalid());
-        }
-        value *= unit;
-        if fraction > 0 {
-            // As Go does: float64 keeps fractions of hours nanosecond-accurate.
-            let extra = (fraction as f64 * (unit as f64 / scale)) as u64;
-            value += extra;
-            if value > LIMIT {
-                return Err(invalid());
-            }
-        }
-        total += value;
-        if total > LIMIT {
-            return Err(invalid());
-        }
-    }
-    if negative {
-        return Ok(0i64.wrapping_sub_unsigned(total));
-    }
-    i64::try_from(total).map_err(|_| invalid())
+    hoist_render::gotime::parse_go_duration(original).map_err(|e| e.to_string())
 }
 
 /// Go's `strconv.ParseInt(s, 10, 32)`.
@@ -2320,7 +2192,6 @@ mod tests {
     #[test]
     fn quoting_matches_go() {
         assert_eq!(go_quote("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\x01é""#);
-        assert_eq!(time_quote("5é"), r#""5\xc3\xa9""#);
         assert_eq!(clean_path("/a/../../b/./c/"), "/b/c");
         assert_eq!(clean_path("a/../.."), "..");
     }

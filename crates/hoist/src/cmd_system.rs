@@ -89,6 +89,17 @@ pub(crate) fn df(hoist: &Hoist, a: &DfArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// `--format` over one document: `json` prints it compactly, anything else is a Go template.
+fn render_document(format: &str, doc: serde_json::Value) -> Result<()> {
+    let mut buf = Vec::new();
+    if format == "json" {
+        hoist_render::write_inspect_json_compact(&[doc], &mut buf)?;
+    } else {
+        hoist_render::render_one(format, &doc, &mut buf)?;
+    }
+    output::write_stdout(&buf)
+}
+
 fn version_string() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
@@ -109,13 +120,7 @@ pub(crate) fn version(a: &FormatArgs) -> Result<u8> {
         }
     });
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
-        let mut buf = Vec::new();
-        if f == "json" {
-            hoist_render::write_inspect_json_compact(&[doc], &mut buf)?;
-        } else {
-            hoist_render::render_one(f, &doc, &mut buf)?;
-        }
-        output::write_stdout(&buf)?;
+        render_document(f, doc)?;
         return Ok(0);
     }
     let text = format!(
@@ -154,13 +159,7 @@ pub(crate) fn info(hoist: &Hoist, a: &FormatArgs) -> Result<u8> {
         "LiveRestoreEnabled": false,
     });
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
-        let mut buf = Vec::new();
-        if f == "json" {
-            hoist_render::write_inspect_json_compact(&[doc], &mut buf)?;
-        } else {
-            hoist_render::render_one(f, &doc, &mut buf)?;
-        }
-        output::write_stdout(&buf)?;
+        render_document(f, doc)?;
         return Ok(0);
     }
     let mut t = String::new();
