@@ -20,6 +20,7 @@ pub(crate) fn save(hoist: &Hoist, a: &SaveArgs) -> Result<u8> {
     match &a.output {
         Some(path) => {
             // Write beside the target and rename at the end, so a failed save leaves no half-written file.
+            // No fsync: like `docker save` and `cp`, durability is left to the file system's writeback.
             let dir = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -33,7 +34,6 @@ pub(crate) fn save(hoist: &Hoist, a: &SaveArgs) -> Result<u8> {
                 let mut file =
                     File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                 hoist_ops::transfer::save(hoist, &images, &mut file, &mut no_progress)?;
-                file.sync_all()?;
                 std::fs::rename(&tmp, path)
                     .with_context(|| format!("writing {}", path.display()))?;
                 Ok(())

@@ -516,3 +516,128 @@ fn shared_layers_and_df_counts() {
     assert!(v.contains(images[0].id().short()), "{v}");
     let _ = images;
 }
+
+#[test]
+fn unknown_layer_media_type_is_named() {
+    let img = ImageFixture::from_text("f a 644 x").tag("m:1");
+    let layer_bytes = img.layers[0].clone();
+    let config = img.config_bytes();
+    let digest = |b: &[u8]| hoist_spec::Digest::of(b);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config).to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.example.mystery", "digest": digest(&layer_bytes).to_string(), "size": layer_bytes.len()}],
+    }))
+    .unwrap();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(&manifest).to_string(), "size": manifest.len()}],
+    }))
+    .unwrap();
+    let mut t = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        (
+            format!("blobs/sha256/{}", digest(&layer_bytes).hex()),
+            &layer_bytes,
+        ),
+        (format!("blobs/sha256/{}", digest(&config).hex()), &config),
+        (
+            format!("blobs/sha256/{}", digest(&manifest).hex()),
+            &manifest,
+        ),
+        ("index.json".to_owned(), &index),
+    ] {
+        let mut hd = tar::Header::new_gnu();
+        hd.set_size(data.len() as u64);
+        hd.set_mode(0o644);
+        hd.set_cksum();
+        t.append_data(&mut hd, path, &data[..]).unwrap();
+    }
+    let h = hoist();
+    let r = h.run_stdin(&["load"], &t.into_inner().unwrap());
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains(&format!(
+            "blob {} has unknown media type \"application/vnd.example.mystery\"",
+            digest(&layer_bytes)
+        )),
+        "{}",
+        r.stderr
+    );
+    store_is_empty(&h);
+}
+
+#[test]
+fn concurrent_loads_share_one_store() {
+    let h = hoist();
+    let archives: Vec<_> = (0..4)
+        .map(|i| {
+            let img = ImageFixture::new(vec![
+                layer("f shared 644 same-base"),
+                layer(&format!("f own 644 image-{i}")),
+            ])
+            .tag(&format!("par/img:{i}"));
+            h.write(
+                &format!("par{i}.tar"),
+                &docker_archive(std::slice::from_ref(&img)),
+            )
+        })
+        .collect();
+    let threads: Vec<_> = archives
+        .iter()
+        .map(|p| {
+            let mut c = h.command();
+            c.args(["load", "-q", "-i", path_str(p)]);
+            std::thread::spawn(move || c.output().unwrap())
+        })
+        .collect();
+    // GC races with the loads: nothing a load references may disappear.
+    let gc = h.run(&["system", "gc"]);
+    assert_eq!(gc.status, 0, "{}", gc.stderr);
+    for t in threads {
+        let out = t.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        h.ok(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--sort",
+            "tag"
+        ]),
+        "par/img:0\npar/img:1\npar/img:2\npar/img:3\n"
+    );
+    assert!(h.ok(&["system", "check"]).contains("all good"));
+}
+
+#[test]
+fn system_check_finds_a_corrupted_blob() {
+    let (h, images) = loaded_three();
+    assert!(h.ok(&["system", "check"]).ends_with("all good\n"));
+    let config = h.root().join("blobs/sha256").join(images[1].id().hex());
+    let mut perms = std::fs::metadata(&config).unwrap().permissions();
+    #[expect(
+        clippy::permissions_set_readonly_false,
+        reason = "the test corrupts a read-only blob on purpose"
+    )]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&config, perms).unwrap();
+    let mut bytes = std::fs::read(&config).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::write(&config, bytes).unwrap();
+    let r = h.run(&["system", "check"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stdout
+            .contains(&format!("corrupt blob {}", images[1].id())),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.ends_with("PROBLEMS FOUND\n"), "{}", r.stdout);
+}
