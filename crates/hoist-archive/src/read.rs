@@ -5,7 +5,7 @@
 //! computes their diff ID and Docker size. Nothing becomes visible until every image in the archive checked
 //! out: blobs are committed and metadata written only at the end, so a bad archive leaves nothing behind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 
 use hoist_spec::media_type::{self, Kind};
@@ -145,7 +145,7 @@ pub fn load(
                 return Err(ArchiveError::Truncated { entry: path });
             }
             Content::Pending {
-                blob: ingest.finish()?,
+                blob: ingest.finish_unsynced()?,
                 facts: Box::new(analyzer.finish()),
             }
         };
@@ -185,19 +185,32 @@ pub fn load(
         return Err(ArchiveError::Empty);
     }
 
-    // Everything checked out: make the blobs visible, then the metadata.
-    let mut committed: HashMap<Digest, ()> = HashMap::new();
+    // Everything checked out: make the blobs visible (in batches synced once each), then the metadata.
+    // Every pending blob holds a lock file descriptor, so batches are bounded.
+    const BATCH: usize = 256;
+    let mut batch: Vec<(PendingBlob, Option<Digest>, Option<u64>)> = Vec::new();
+    let mut queued: HashSet<Digest> = HashSet::new();
     for c in &candidates {
         for (path, layer) in &c.layers {
-            if committed.contains_key(&layer.blob) {
-                continue;
+            if queued.insert(layer.blob.clone()) {
+                batch.push(take_pending(store, &mut files, &links, path)?);
             }
-            commit_entry(store, &mut files, &links, path)?;
-            committed.insert(layer.blob.clone(), ());
         }
-        store.put_blob(&c.config.bytes)?;
-        store.put_blob(&c.manifest.bytes)?;
+        for bytes in [&c.config.bytes, &c.manifest.bytes] {
+            let digest = Digest::of(bytes);
+            if queued.insert(digest.clone()) && !store.has_blob(&digest)? {
+                batch.push((
+                    pending_from_bytes(store, bytes)?,
+                    Some(digest),
+                    Some(bytes.len() as u64),
+                ));
+            }
+        }
+        if batch.len() >= BATCH {
+            store.commit_batch(std::mem::take(&mut batch))?;
+        }
     }
+    store.commit_batch(batch)?;
     let now = crate::now_nanos();
     let mut loaded = Vec::new();
     for c in candidates {
@@ -245,13 +258,13 @@ fn truncated(path: &str, e: io::Error) -> ArchiveError {
     }
 }
 
-/// Moves an entry's pending blob into the store (or writes an in-memory one).
-fn commit_entry(
+/// The pending blob for an archive entry (written now if it was kept in memory), with what it must be.
+fn take_pending(
     store: &Store,
     files: &mut HashMap<String, Entry>,
     links: &HashMap<String, String>,
     path: &str,
-) -> Result<(), ArchiveError> {
+) -> Result<(PendingBlob, Option<Digest>, Option<u64>), ArchiveError> {
     let mut p = clean_path(path);
     for _ in 0..16 {
         if files.contains_key(&p) {
@@ -267,15 +280,18 @@ fn commit_entry(
             path: path.to_owned(),
         });
     };
-    match entry.content {
-        Content::Memory(bytes) => {
-            store.put_blob(&bytes)?;
-        }
-        Content::Pending { blob, .. } => {
-            blob.commit(Some(&entry.digest), Some(entry.size))?;
-        }
-    }
-    Ok(())
+    let blob = match entry.content {
+        Content::Memory(bytes) => pending_from_bytes(store, &bytes)?,
+        Content::Pending { blob, .. } => blob,
+    };
+    Ok((blob, Some(entry.digest), Some(entry.size)))
+}
+
+/// Writes bytes to the store's ingest area, unsynced, for [`Store::commit_batch`].
+fn pending_from_bytes(store: &Store, bytes: &[u8]) -> Result<PendingBlob, ArchiveError> {
+    let mut ingest = store.ingest()?;
+    ingest.write_all(bytes).map_err(ArchiveError::Write)?;
+    Ok(ingest.finish_unsynced()?)
 }
 
 fn read_small<'a>(entry: &'a Entry, path: &str) -> Result<&'a [u8], ArchiveError> {

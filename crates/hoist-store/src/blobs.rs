@@ -43,10 +43,13 @@ pub struct Ingest {
     guard: WriteGuard,
 }
 
-/// A fully written, synced blob that is not yet visible. Commit it, or drop it to discard it.
+/// A fully written blob that is not yet visible. Commit it, or drop it to discard it. It is synced to
+/// disk unless it came from [`Ingest::finish_unsynced`]; [`Store::commit_batch`] then syncs a whole batch
+/// at once before any of it becomes visible.
 #[derive(Debug)]
 pub struct PendingBlob {
     temp: TempPath,
+    synced: bool,
     digest: Digest,
     size: u64,
     expected: Option<Expectation>,
@@ -66,16 +69,29 @@ impl Ingest {
     }
 
     /// Flushes and syncs the temporary file and returns the blob with its digest and size, still invisible.
-    pub fn finish(mut self) -> Result<PendingBlob> {
+    pub fn finish(self) -> Result<PendingBlob> {
+        self.finish_with(true)
+    }
+
+    /// Like [`Ingest::finish`] without the sync: for many blobs committed together with
+    /// [`Store::commit_batch`], which syncs them all with one call before any becomes visible.
+    pub fn finish_unsynced(self) -> Result<PendingBlob> {
+        self.finish_with(false)
+    }
+
+    fn finish_with(mut self, sync: bool) -> Result<PendingBlob> {
         let path = self.temp.to_path_buf();
         self.writer.flush().map_err(io_error("write", &path))?;
         let file = self.writer.get_ref();
         file.set_permissions(Permissions::from_mode(BLOB_MODE))
             .map_err(io_error("set permissions of", &path))?;
-        file.sync_all().map_err(io_error("sync", &path))?;
+        if sync {
+            file.sync_all().map_err(io_error("sync", &path))?;
+        }
         let size = self.hasher.len();
         Ok(PendingBlob {
             temp: self.temp,
+            synced: sync,
             digest: self.hasher.finish(),
             size,
             expected: self.expected,
@@ -135,6 +151,20 @@ impl PendingBlob {
     /// the blob, the temporary file is simply discarded. Hold a [`WriteGuard`] from before this call until
     /// metadata references the blob, or a concurrent GC may delete it in between.
     pub fn commit(self, expected: Option<&Digest>, expected_size: Option<u64>) -> Result<Digest> {
+        if !self.synced {
+            File::open(&self.temp)
+                .and_then(|f| f.sync_all())
+                .map_err(io_error("sync", &self.temp))?;
+        }
+        let blobs_dir = self.blobs_dir.clone();
+        let digest = self.publish(expected, expected_size)?;
+        // The rename is durable only once the directory entry is.
+        sync_dir(&blobs_dir)?;
+        Ok(digest)
+    }
+
+    /// Verifies and renames into place; the caller makes the directory durable.
+    fn publish(self, expected: Option<&Digest>, expected_size: Option<u64>) -> Result<Digest> {
         let up_front = self.expected.as_ref();
         let checks = [
             (expected, expected_size),
@@ -170,8 +200,6 @@ impl PendingBlob {
         self.temp
             .persist(&target)
             .map_err(|e| io_error("rename ingested blob to", &target)(e.error))?;
-        // The rename is durable only once the directory entry is.
-        sync_dir(&self.blobs_dir)?;
         Ok(self.digest)
     }
 }
@@ -202,6 +230,29 @@ pub(crate) fn io_buffer() -> Vec<u8> {
 }
 
 impl Store {
+    /// Commits many pending blobs with two syncs in all instead of two each: one `syncfs` makes every
+    /// blob's content durable, then all are verified and renamed into place, then one directory sync
+    /// makes the names durable. A blob is never visible before its content is on disk, as with
+    /// [`PendingBlob::commit`]. Each entry is `(blob, expected digest, expected size)`. On an error the
+    /// blobs already renamed stay (they are valid, unreferenced, and GC removes them) and the rest are
+    /// discarded.
+    pub fn commit_batch(
+        &self,
+        blobs: Vec<(PendingBlob, Option<Digest>, Option<u64>)>,
+    ) -> Result<Vec<Digest>> {
+        if blobs.iter().any(|(b, _, _)| !b.synced) {
+            let dir = File::open(&self.ingest_dir).map_err(io_error("open", &self.ingest_dir))?;
+            rustix::fs::syncfs(&dir)
+                .map_err(|e| io_error("sync the file system of", &self.ingest_dir)(e.into()))?;
+        }
+        let mut digests = Vec::with_capacity(blobs.len());
+        for (blob, digest, size) in blobs {
+            digests.push(blob.publish(digest.as_ref(), size)?);
+        }
+        sync_dir(&self.blobs_dir)?;
+        Ok(digests)
+    }
+
     /// Starts writing a blob whose digest is not known in advance.
     pub fn ingest(&self) -> Result<Ingest> {
         self.start_ingest(None)

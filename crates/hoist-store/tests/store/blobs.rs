@@ -284,3 +284,47 @@ fn read_blob_detects_corruption_and_discard_allows_a_fresh_commit() -> TestResul
     );
     Ok(())
 }
+
+#[test]
+fn batch_commit_publishes_only_after_the_batch_is_synced_and_verified() -> TestResult {
+    let (_dir, store) = new_store()?;
+    let contents: Vec<Vec<u8>> = (0..3)
+        .map(|i| format!("batch blob {i}").into_bytes())
+        .collect();
+    let mut batch = Vec::new();
+    for c in &contents {
+        let mut ingest = store.ingest()?;
+        ingest.write_all(c)?;
+        let pending = ingest.finish_unsynced()?;
+        assert!(
+            !store.has_blob(pending.digest())?,
+            "unsynced pending blobs are invisible"
+        );
+        batch.push((pending, Some(Digest::of(c)), Some(c.len() as u64)));
+    }
+    let digests = store.commit_batch(batch)?;
+    for (d, c) in digests.iter().zip(&contents) {
+        assert_eq!(store.read_blob(d)?, *c);
+    }
+
+    // A mismatch in the middle: the blobs before it are published (valid, unreferenced: GC's to remove),
+    // the one that failed and the rest never appear.
+    let bad = [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()];
+    let mut batch = Vec::new();
+    for (i, c) in bad.iter().enumerate() {
+        let mut ingest = store.ingest()?;
+        ingest.write_all(c)?;
+        let expected = if i == 1 {
+            Digest::of(b"something else")
+        } else {
+            Digest::of(c)
+        };
+        batch.push((ingest.finish_unsynced()?, Some(expected), None));
+    }
+    let err = store.commit_batch(batch).unwrap_err();
+    assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+    assert!(store.has_blob(&Digest::of(b"first"))?);
+    assert!(!store.has_blob(&Digest::of(b"second"))?);
+    assert!(!store.has_blob(&Digest::of(b"third"))?);
+    Ok(())
+}
