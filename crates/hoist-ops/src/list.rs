@@ -74,7 +74,11 @@ const NONE: &str = "<none>";
 /// Lists images as rows, newest first (or as `sort` says).
 pub fn list_images(hoist: &Hoist, opts: &ListOptions) -> Result<Vec<ImageRow>, OpsError> {
     let now = crate::now_nanos();
-    let listings = hoist.store.list_images_without_layers()?;
+    let labels = opts.filters.contains("label") || opts.filters.contains("label!");
+    let listings = hoist.store.list_images_with(hoist_store::ListingDetail {
+        layers: false,
+        labels,
+    })?;
     let dangling = opts.filters.bool("dangling")?;
     let created_of = |input: &str| -> Result<Option<i64>, OpsError> {
         let found = lookup::find_image(&hoist.store, input)?;

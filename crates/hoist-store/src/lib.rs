@@ -35,6 +35,7 @@ use rusqlite::Connection;
 pub use blobs::{Ingest, PendingBlob};
 pub use error::{Result, StoreError};
 pub use lock::WriteGuard;
+pub use metadata::ListingDetail;
 pub use model::{
     BlobReference, CheckReport, CorruptBlob, GcReport, ImageListing, ImageRecord, LayerRecord,
     LayerUsage, MissingBlob, RemovedBlob, RepoDigest, StoreCounts,

@@ -17,6 +17,15 @@ use crate::error::{Result, StoreError};
 use crate::lock::WriteGuard;
 use crate::model::{ImageListing, ImageRecord, LayerRecord, LayerUsage, RepoDigest, StoreCounts};
 
+/// What [`Store::list_images_with`] fills in beyond the image rows, tags and repo digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingDetail {
+    /// Each image's layer list.
+    pub layers: bool,
+    /// Each image's labels.
+    pub labels: bool,
+}
+
 /// The current time in Unix nanoseconds (saturating; 0 before the epoch).
 pub(crate) fn now_nanos() -> i64 {
     SystemTime::now()
@@ -410,16 +419,16 @@ impl Store {
     /// integer image key (binary search over the ordered keys, or a merge walk where both sides are in key
     /// order), and each distinct layer is read once and shared between the listings that contain it.
     pub fn list_images(&self) -> Result<Vec<ImageListing>> {
-        self.list_images_with(true)
+        self.list_images_with(ListingDetail {
+            layers: true,
+            labels: true,
+        })
     }
 
-    /// [`Store::list_images`] without the layer lists (left empty): what `images` needs, at a fraction of
-    /// the cost on large stores.
-    pub fn list_images_without_layers(&self) -> Result<Vec<ImageListing>> {
-        self.list_images_with(false)
-    }
-
-    fn list_images_with(&self, with_layers: bool) -> Result<Vec<ImageListing>> {
+    /// [`Store::list_images`] with only the detail asked for: what is left out stays empty. `images`
+    /// without a label filter needs neither layers nor labels, and skipping them matters on large stores.
+    pub fn list_images_with(&self, detail: ListingDetail) -> Result<Vec<ImageListing>> {
+        let with_layers = detail.layers;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
 
@@ -452,7 +461,11 @@ impl Store {
                     created: row.get(3)?,
                     parent: optional_digest_at(row, 4)?,
                     size: row.get(5)?,
-                    labels: labels_at(row, 6)?,
+                    labels: if detail.labels {
+                        labels_at(row, 6)?
+                    } else {
+                        BTreeMap::new()
+                    },
                     tags: Vec::new(),
                     repo_digests: Vec::new(),
                     layers: Vec::new(),
