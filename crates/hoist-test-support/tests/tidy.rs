@@ -56,6 +56,7 @@ const LAYERS: &[&str] = &[
     "hoist-layer",
     "hoist-store",
     "hoist-archive",
+    "hoist-registry-server",
     "hoist-ops",
     "hoist",
 ];
@@ -66,8 +67,23 @@ const LIBRARIES: &[&str] = &[
     "hoist-layer",
     "hoist-store",
     "hoist-archive",
+    "hoist-registry-server",
     "hoist-ops",
 ];
+
+/// The registry server stands alone: besides hoist-spec it may use no hoist crate (ARCHITECTURE.md).
+#[test]
+fn registry_server_depends_on_spec_only() {
+    let manifest =
+        std::fs::read_to_string(workspace_root().join("crates/hoist-registry-server/Cargo.toml"))
+            .expect("manifest");
+    for line in manifest.lines().filter(|l| l.starts_with("hoist-")) {
+        assert!(
+            line.starts_with("hoist-spec"),
+            "hoist-registry-server depends on {line}"
+        );
+    }
+}
 
 #[test]
 fn every_module_opens_with_a_doc_line() {
@@ -119,7 +135,11 @@ fn dependencies_point_down_only() {
             if dep["kind"].as_str() == Some("dev") {
                 continue;
             }
-            assert_ne!(dep_name, "tokio", "{name} depends on tokio");
+            // Invariant 1: the vocabulary stays synchronous and I/O free.
+            assert!(
+                !(name == "hoist-spec" && dep_name == "tokio"),
+                "hoist-spec depends on tokio"
+            );
             if dep_name == "hoist-test-support" {
                 panic!("{name} depends on hoist-test-support outside dev-dependencies");
             }
