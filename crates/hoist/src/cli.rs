@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::{cmd_archive, cmd_images, cmd_system, settings};
+use crate::{cmd_archive, cmd_images, cmd_registry, cmd_system, settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +53,9 @@ pub(crate) enum Command {
     System(SystemCommand),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Run a registry (distribution's registry:2, configured the same way)
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Show the hoist version information
     Version(FormatArgs),
 }
@@ -93,6 +96,32 @@ pub(crate) enum SystemCommand {
     Check,
     /// Remove blobs no image references
     Gc(GcArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// Serve the OCI distribution API (default :5000, data under the hoist root)
+    Serve(RegistryServeArgs),
+    /// Delete blobs no manifest references; safe while the registry is serving
+    GarbageCollect(RegistryGcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RegistryServeArgs {
+    /// distribution's config.yml (REGISTRY_* environment variables override it)
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RegistryGcArgs {
+    /// Only report what would be deleted
+    #[arg(short = 'd', long)]
+    pub dry_run: bool,
+    /// Also delete manifests that no tag references
+    #[arg(short = 'm', long)]
+    pub delete_untagged: bool,
+    /// distribution's config.yml (REGISTRY_* environment variables override it)
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +287,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     let open = || hoist_ops::Hoist::open(settings.clone()).map_err(anyhow::Error::from);
     match cli.command {
         Command::Version(a) => cmd_system::version(&a),
+        Command::Registry(RegistryCommand::Serve(a)) => cmd_registry::serve(&settings, &a),
+        Command::Registry(RegistryCommand::GarbageCollect(a)) => {
+            cmd_registry::garbage_collect(&settings, &a)
+        }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => {
             cmd_images::images(&open()?, &a)
         }

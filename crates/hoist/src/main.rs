@@ -10,6 +10,7 @@
 mod cli;
 mod cmd_archive;
 mod cmd_images;
+mod cmd_registry;
 mod cmd_system;
 mod output;
 mod progress;
