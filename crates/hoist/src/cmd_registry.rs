@@ -54,9 +54,8 @@ async fn shutdown_signal() {
 pub(crate) fn serve(settings: &hoist_ops::Settings, a: &RegistryServeArgs) -> Result<u8> {
     let config = load_config(a.config.as_deref(), &settings.root)?;
     runtime()?.block_on(async move {
+        // The server logs where it listens; every request is logged at info level.
         let server = Server::bind(config).await?;
-        tracing::info!(addr = %server.local_addr(), "listening");
-        eprintln!("hoist registry listening on {}", server.local_addr());
         server.run(shutdown_signal()).await?;
         Ok::<_, anyhow::Error>(())
     })?;

@@ -46,7 +46,12 @@ fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_tracing(cli.debug, cli.log_level.as_deref());
+    // A registry logs every request by default, as distribution does; other commands stay quiet.
+    let default_level = match &cli.command {
+        cli::Command::Registry(_) => "info",
+        _ => "warn",
+    };
+    init_tracing(cli.debug, cli.log_level.as_deref(), default_level);
     match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -56,15 +61,16 @@ fn run() -> ExitCode {
     }
 }
 
-fn init_tracing(debug: bool, level: Option<&str>) {
+fn init_tracing(debug: bool, level: Option<&str>, default_level: &str) {
     let filter = match (debug, level) {
         (true, _) => "debug".to_owned(),
         (false, Some(l)) => l.to_owned(),
-        (false, None) => std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        (false, None) => std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned()),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
 }
