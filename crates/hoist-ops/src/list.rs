@@ -237,8 +237,3 @@ fn familiar_of_repository(repository: &str) -> String {
         None => repository.to_owned(),
     }
 }
-
-/// Familiar form of a stored full tag name (`docker.io/library/nginx:latest` → `nginx:latest`).
-pub fn familiar_tag(full: &str) -> String {
-    reference::familiar_string(full)
-}

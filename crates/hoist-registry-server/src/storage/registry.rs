@@ -383,6 +383,22 @@ impl<B: StorageBackend> RegistryStorage<B> {
         }
     }
 
+    /// Runs `work` (a future not yet polled) while holding the upload's lock, then releases the entry.
+    async fn with_upload_lock<T>(
+        &self,
+        repo: &str,
+        id: &UploadId,
+        work: impl Future<Output = T>,
+    ) -> T {
+        let lock = self.upload_lock(repo, id);
+        let result = {
+            let _guard = lock.lock().await;
+            work.await
+        };
+        self.release_upload_lock(repo, id, lock);
+        result
+    }
+
     /// Bytes received so far by an upload.
     pub async fn upload_status(&self, repo: &str, id: &UploadId) -> Result<u64, RegistryError> {
         let dir = upload_key(repo, id);
@@ -409,13 +425,12 @@ impl<B: StorageBackend> RegistryStorage<B> {
         expected_offset: Option<u64>,
         chunk: R,
     ) -> Result<u64, RegistryError> {
-        let lock = self.upload_lock(repo, id);
-        let result = {
-            let _guard = lock.lock().await;
-            self.append_checked(repo, id, expected_offset, chunk).await
-        };
-        self.release_upload_lock(repo, id, lock);
-        result
+        self.with_upload_lock(
+            repo,
+            id,
+            self.append_checked(repo, id, expected_offset, chunk),
+        )
+        .await
     }
 
     async fn append_checked<R: AsyncRead + Send + Unpin>(
@@ -538,13 +553,8 @@ impl<B: StorageBackend> RegistryStorage<B> {
         expected: &Digest,
         trailing: R,
     ) -> Result<Digest, RegistryError> {
-        let lock = self.upload_lock(repo, id);
-        let result = {
-            let _guard = lock.lock().await;
-            self.finish_locked(repo, id, expected, trailing).await
-        };
-        self.release_upload_lock(repo, id, lock);
-        result
+        self.with_upload_lock(repo, id, self.finish_locked(repo, id, expected, trailing))
+            .await
     }
 
     async fn finish_locked<R: AsyncRead + Send + Unpin>(
