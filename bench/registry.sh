@@ -82,12 +82,39 @@ for a in $DIST $HOISTREG; do
 done
 nginx_mbps=$(wrk_field "http://$NGINX/blob" mbps 2)
 nginx_rps=$(wrk_field "http://$NGINX/manifest" rps 8)
+# Memory under load: 200 uploads of 8 MiB each at once (POST, then one streamed PUT), peak RSS of each
+# server process before and after (VmHWM). Flat means the peak does not grow with the bytes in flight.
+head -c $((8 << 20)) /dev/urandom >"$work/upload.bin"
+upload_digest=sha256:$(sha256sum "$work/upload.bin" | cut -d' ' -f1)
+peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+declare -A rss_before rss_after
+upload_all() { # addr
+  local i loc jobs=()
+  for i in $(seq 1 200); do
+    (
+      loc=$(curl -sf -X POST -D - -o /dev/null "http://$1/v2/bench/up$i/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
+      case $loc in http*) ;; *) loc="http://$1$loc" ;; esac
+      case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
+      curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$work/upload.bin" "$loc${sep}digest=$upload_digest" -o /dev/null
+    ) &
+    jobs+=($!)
+  done
+  wait "${jobs[@]}" # not a bare wait: the servers are children of this shell too
+}
+for i in 0 1; do
+  a=$([[ $i == 0 ]] && echo $DIST || echo $HOISTREG)
+  pid=${pids[$i]}
+  rss_before[$a]=$(peak_mib "$pid")
+  upload_all "$a"
+  rss_after[$a]=$(peak_mib "$pid")
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.1fx" : "n/a"), a / b}'; }
 echo
 echo "| measure | hoist | distribution 2.8 | hoist/distribution | nginx |"
 echo "|---|---|---|---|---|"
 echo "| manifest GET, 8 connections | ${rps[$HOISTREG]} req/s | ${rps[$DIST]} req/s | $(ratio "${rps[$HOISTREG]}" "${rps[$DIST]}") | ${nginx_rps} req/s (same bytes, static) |"
 echo "| blob GET, 64 MiB, 2 connections | ${mbps[$HOISTREG]} MiB/s | ${mbps[$DIST]} MiB/s | $(ratio "${mbps[$HOISTREG]}" "${mbps[$DIST]}") | ${nginx_mbps} MiB/s (hoist/nginx $(ratio "${mbps[$HOISTREG]}" "$nginx_mbps")) |"
+echo "| peak RSS, idle → after 200 concurrent 8 MiB uploads | ${rss_before[$HOISTREG]} → ${rss_after[$HOISTREG]} MiB | ${rss_before[$DIST]} → ${rss_after[$DIST]} MiB | | |"
 echo "| docker push, 8 layers 512 MiB | ${push[$HOISTREG]} s | ${push[$DIST]} s | $(ratio "${push[$DIST]}" "${push[$HOISTREG]}") faster | |"
 echo "| docker pull, same image | ${pull[$HOISTREG]} s | ${pull[$DIST]} s | $(ratio "${pull[$DIST]}" "${pull[$HOISTREG]}") faster | |"
 echo

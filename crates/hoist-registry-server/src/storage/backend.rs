@@ -56,6 +56,21 @@ pub trait StorageBackend: Send + Sync + 'static {
     /// The whole object.
     fn get(&self, path: &str) -> impl Future<Output = Result<Vec<u8>, StorageError>> + Send;
 
+    /// Several whole objects, each with its own outcome, in the order asked. Backends that pay per call
+    /// (a thread hop, a network round trip) fetch them together; the default asks one at a time.
+    fn get_many(
+        &self,
+        paths: &[&str],
+    ) -> impl Future<Output = Vec<Result<Vec<u8>, StorageError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(paths.len());
+            for path in paths {
+                results.push(self.get(path).await);
+            }
+            results
+        }
+    }
+
     /// A stream over the object, or over `range` of it; a range reaching past the end is
     /// [`StorageError::InvalidRange`].
     fn reader(

@@ -154,6 +154,36 @@ impl StorageBackend for FsBackend {
             .map_err(|source| not_found_or_io(key, &path, source))
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Vec<Result<Vec<u8>, StorageError>> {
+        // One thread hop for all of them: a manifest GET reads three small files, and each
+        // tokio::fs call is its own spawn_blocking round trip.
+        let paths: Vec<(String, Result<PathBuf, StorageError>)> = keys
+            .iter()
+            .map(|key| ((*key).to_owned(), self.object_path(key)))
+            .collect();
+        let read_all = move || {
+            paths
+                .into_iter()
+                .map(|(key, path)| {
+                    let path = path?;
+                    std::fs::read(&path).map_err(|source| not_found_or_io(&key, &path, source))
+                })
+                .collect::<Vec<_>>()
+        };
+        match tokio::task::spawn_blocking(read_all).await {
+            Ok(results) => results,
+            Err(join) => keys
+                .iter()
+                .map(|key| {
+                    Err(StorageError::Io {
+                        path: (*key).into(),
+                        source: std::io::Error::other(join.to_string()),
+                    })
+                })
+                .collect(),
+        }
+    }
+
     async fn reader(
         &self,
         key: &str,

@@ -8,8 +8,8 @@ use hoist_spec::{Digest, Manifest, RawManifest};
 
 use super::backend::{StorageBackend, StorageError};
 use super::registry::{
-    ManifestReference, RegistryError, RegistryStorage, blob_data_key, ignore_not_found,
-    layer_link_key, revisions_key, subject_of, tags_key,
+    ManifestReference, RegistryError, RegistryStorage, blob_data_key, blob_quarantine_key,
+    ignore_not_found, layer_link_key, revisions_key, subject_of, tags_key,
 };
 
 /// How a collection runs.
@@ -67,11 +67,16 @@ impl<B: StorageBackend> RegistryStorage<B> {
     /// - With `delete_untagged`, manifests whose revision link is within the grace period are kept
     ///   (a client may push by digest and tag a moment later).
     ///
-    /// What remains open without a lock shared with the server: a push that stalls for longer than
-    /// the grace period between checking a blob and writing its link, and the instant between the
-    /// sweep's last check of one old, unreferenced blob and its deletion, should a client link that
-    /// very blob at that instant. A client then sees BLOB_UNKNOWN / MANIFEST_BLOB_UNKNOWN and
-    /// re-uploads; nothing is ever served torn.
+    /// - A blob is deleted in two steps that need no lock shared with the server (replicas on object
+    ///   storage cannot share one): its data is moved aside, the links are read once more, and only
+    ///   then is it deleted, or moved back when a link turned fresh. Every writer links before it
+    ///   checks the blob, so a writer either saw the blob before the move (and its link is seen
+    ///   after it) or finds the blob missing and uploads it again.
+    ///
+    /// What remains: a push that stalls for longer than the grace period between uploading a layer
+    /// and putting the manifest loses the layer (as with distribution, whose collector needs the
+    /// registry read-only); with `delete_untagged`, an index pushed at the instant its old, untagged
+    /// child is collected is refused with MANIFEST_BLOB_UNKNOWN. Nothing is ever served torn.
     pub async fn garbage_collect(&self, options: &GcOptions) -> Result<GcReport, RegistryError> {
         let started = SystemTime::now();
         let cutoff = started
@@ -112,23 +117,49 @@ impl<B: StorageBackend> RegistryStorage<B> {
             .repositories_with(|marker| marker == "_layers" || marker == "_manifests")
             .await?;
         for digest in self.all_blobs().await? {
+            // A collection that stopped between moving a blob aside and deciding leaves it there;
+            // put it back and decide again.
+            ignore_not_found(
+                self.backend()
+                    .rename(&blob_quarantine_key(&digest), &blob_data_key(&digest))
+                    .await,
+            )?;
             if marked.contains(&digest) {
                 continue;
             }
+            let data = blob_data_key(&digest);
+            if !self.blob_exists(&digest).await? {
+                continue; // an empty directory left by an earlier deletion
+            }
             if self
-                .recently_touched(&digest, &repos_with_links, cutoff)
+                .recently_touched(&data, &digest, &repos_with_links, cutoff)
                 .await?
             {
                 report.blobs_recent.push(digest);
                 continue;
             }
             if !options.dry_run {
-                let hex = digest.hex();
-                let dir = format!("blobs/sha256/{}/{hex}", &hex[..2]);
-                ignore_not_found(self.backend().delete_prefix(&dir).await)?;
-                for repo in &repos_with_links {
-                    ignore_not_found(self.backend().delete(&layer_link_key(repo, &digest)).await)?;
+                // Move the bytes aside, then look at the links once more: a writer links before it
+                // checks the blob, so either it saw the blob before the move (and its fresh link
+                // is seen now, and the blob goes back) or it finds the blob missing and uploads it
+                // again under the data key, which this collection never deletes.
+                let aside = blob_quarantine_key(&digest);
+                match self.backend().rename(&data, &aside).await {
+                    Ok(()) => {}
+                    Err(StorageError::NotFound { .. }) => continue, // deleted meanwhile
+                    Err(err) => return Err(err.into()),
                 }
+                if self
+                    .recently_touched(&aside, &digest, &repos_with_links, cutoff)
+                    .await?
+                {
+                    ignore_not_found(self.backend().rename(&aside, &data).await)?;
+                    report.blobs_recent.push(digest);
+                    continue;
+                }
+                ignore_not_found(self.backend().delete(&aside).await)?;
+                // Links to the deleted blob stay: every read checks the data too, and deleting a
+                // link could race a writer re-creating it.
             }
             report.blobs_deleted.push(digest);
         }
@@ -299,6 +330,7 @@ impl<B: StorageBackend> RegistryStorage<B> {
     /// revision) was written after `cutoff`.
     async fn recently_touched(
         &self,
+        data_key: &str,
         digest: &Digest,
         repos: &[String],
         cutoff: SystemTime,
@@ -309,7 +341,7 @@ impl<B: StorageBackend> RegistryStorage<B> {
                 format!("{}/{}/link", revisions_key(repo), digest.hex()),
             ]
         });
-        let keys = std::iter::once(blob_data_key(digest)).chain(links);
+        let keys = std::iter::once(data_key.to_owned()).chain(links);
         for key in keys {
             match self.backend().stat(&key).await {
                 Ok(info) if info.modified >= cutoff => return Ok(true),

@@ -168,6 +168,12 @@ pub(super) fn blob_data_key(digest: &Digest) -> String {
     format!("blobs/sha256/{}/{hex}/data", &hex[..2])
 }
 
+/// Where garbage collection moves a blob's data while it makes sure nobody linked it (`gc`).
+pub(super) fn blob_quarantine_key(digest: &Digest) -> String {
+    let hex = digest.hex();
+    format!("blobs/sha256/{}/{hex}/collecting", &hex[..2])
+}
+
 pub(super) fn repo_key(repo: &str) -> String {
     format!("repositories/{repo}")
 }
@@ -627,20 +633,16 @@ impl<B: StorageBackend> RegistryStorage<B> {
         match &raw.manifest {
             Manifest::Image(image) => {
                 for descriptor in std::iter::once(&image.config).chain(&image.layers) {
-                    match self.blob_stat(repo, &descriptor.digest).await {
-                        // Rewriting the link refreshes its time, which protects the blob from a
-                        // garbage collection running concurrently (see `gc`).
-                        Ok(_) => {
-                            self.write_link(
-                                &layer_link_key(repo, &descriptor.digest),
-                                &descriptor.digest,
-                            )
-                            .await?;
-                        }
-                        Err(RegistryError::BlobUnknown { .. }) => {
-                            return Err(missing(&descriptor.digest));
-                        }
-                        Err(err) => return Err(err),
+                    // Link first, blob second: rewriting the link refreshes its time, and a garbage
+                    // collection that moved the blob aside re-reads links before deleting it, so
+                    // either this check sees the blob or the collection sees the fresh link (`gc`).
+                    let link = layer_link_key(repo, &descriptor.digest);
+                    Self::or_unknown(self.backend.stat(&link).await, || {
+                        missing(&descriptor.digest)
+                    })?;
+                    self.write_link(&link, &descriptor.digest).await?;
+                    if !self.blob_exists(&descriptor.digest).await? {
+                        return Err(missing(&descriptor.digest));
                     }
                 }
             }
@@ -652,11 +654,11 @@ impl<B: StorageBackend> RegistryStorage<B> {
             }
         }
         let digest = raw.digest.clone();
-        if !self.blob_exists(&digest).await? {
-            self.backend
-                .put(&blob_data_key(&digest), &raw.bytes)
-                .await?;
-        }
+        // Written even when present: a fresh time keeps a concurrent garbage collection from
+        // deleting bytes this manifest is about to be linked to (`gc`).
+        self.backend
+            .put(&blob_data_key(&digest), &raw.bytes)
+            .await?;
         let revision = revision_dir_key(repo, &digest);
         self.backend
             .put(&format!("{revision}/mediatype"), raw.media_type.as_bytes())
@@ -707,18 +709,38 @@ impl<B: StorageBackend> RegistryStorage<B> {
         repo: &str,
         reference: &ManifestReference,
     ) -> Result<ManifestContent, RegistryError> {
-        let digest = self.resolve_manifest(repo, reference).await?;
         let unknown = || RegistryError::ManifestUnknown {
             repo: repo.to_owned(),
             reference: reference.to_string(),
         };
-        let bytes = Self::or_unknown(self.backend.get(&blob_data_key(&digest)).await, unknown)?;
-        let media_type = Self::or_unknown(
-            self.backend
-                .get(&format!("{}/mediatype", revision_dir_key(repo, &digest)))
-                .await,
-            unknown,
-        )?;
+        let digest = match reference {
+            ManifestReference::Digest(digest) => digest.clone(),
+            ManifestReference::Tag(tag) => match self.read_link(&tag_link_key(repo, tag)).await {
+                Err(RegistryError::Storage(StorageError::NotFound { .. })) => {
+                    return Err(unknown());
+                }
+                other => other?,
+            },
+        };
+        // The revision link proves the manifest belongs to this repository; the three reads go to
+        // the backend together (one thread hop for the filesystem).
+        let revision = revision_dir_key(repo, &digest);
+        let link = format!("{revision}/link");
+        let media_type_key = format!("{revision}/mediatype");
+        let data_key = blob_data_key(&digest);
+        let mut results = self
+            .backend
+            .get_many(&[&link, &data_key, &media_type_key])
+            .await
+            .into_iter();
+        let mut next = || {
+            results
+                .next()
+                .unwrap_or(Err(StorageError::NotFound { path: link.clone() }))
+        };
+        Self::or_unknown(next(), unknown)?;
+        let bytes = Self::or_unknown(next(), unknown)?;
+        let media_type = Self::or_unknown(next(), unknown)?;
         Ok(ManifestContent {
             bytes,
             media_type: String::from_utf8_lossy(&media_type).into_owned(),

@@ -773,3 +773,55 @@ async fn gc_keeps_old_blobs_with_fresh_links() {
         b"old blob, mounted just now"
     );
 }
+
+/// Deletion moves a blob aside first; a collection that stopped halfway leaves it there. The next one
+/// moves it back when a repository linked it meanwhile, deletes it otherwise, and never reports the
+/// same deleted blob twice.
+#[tokio::test]
+async fn gc_finishes_or_undoes_a_blob_left_aside() {
+    let Fixture { storage, _dir } = fixture();
+    let relinked = push_blob(&storage, "app", b"aside, then linked again").await;
+    let abandoned = push_blob(&storage, "app", b"aside, nobody wants it").await;
+    for digest in [&relinked, &abandoned] {
+        age_by_an_hour(&storage, &registry::blob_data_key(digest));
+        age_by_an_hour(&storage, &registry::layer_link_key("app", digest));
+        storage
+            .backend()
+            .rename(
+                &registry::blob_data_key(digest),
+                &registry::blob_quarantine_key(digest),
+            )
+            .await
+            .expect("move aside");
+    }
+    storage
+        .backend()
+        .put(
+            &registry::layer_link_key("other", &relinked),
+            relinked.to_string().as_bytes(),
+        )
+        .await
+        .expect("fresh link");
+    let report = storage
+        .garbage_collect(&GcOptions::default())
+        .await
+        .expect("gc");
+    assert_eq!(report.blobs_recent, std::slice::from_ref(&relinked));
+    assert_eq!(report.blobs_deleted, std::slice::from_ref(&abandoned));
+    assert_eq!(
+        read_blob(&storage, "other", &relinked, None).await,
+        b"aside, then linked again"
+    );
+    assert!(!storage.blob_exists(&abandoned).await.expect("exists"));
+
+    let again = storage
+        .garbage_collect(&no_grace(false, false))
+        .await
+        .expect("second gc");
+    assert_eq!(again.blobs_deleted, std::slice::from_ref(&relinked));
+    let third = storage
+        .garbage_collect(&no_grace(false, false))
+        .await
+        .expect("third gc");
+    assert!(third.blobs_deleted.is_empty(), "{third:?}");
+}
