@@ -11,7 +11,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hoist_spec::{Digest, Hasher};
-use tempfile::TempPath;
 
 use crate::Store;
 use crate::error::{Result, StoreError, io_error};
@@ -22,6 +21,57 @@ const IO_BUFFER: usize = 1 << 20;
 
 /// Committed blobs are read-only so that nothing in hoist can change them in place by mistake.
 const BLOB_MODE: u32 = 0o444;
+
+/// The file an ingest writes: removed when dropped, unless it is a resumable download's partial file that
+/// has not been completed (the next attempt continues it).
+#[derive(Debug)]
+struct IngestFile {
+    path: PathBuf,
+    remove_on_drop: bool,
+}
+
+impl IngestFile {
+    fn persist(mut self, target: &Path) -> io::Result<()> {
+        fs::rename(&self.path, target)?;
+        self.remove_on_drop = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for IngestFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for IngestFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for IngestFile {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Where an interrupted download of `digest` is kept until it is resumed.
+fn partial_name(digest: &Digest) -> String {
+    format!("partial-{}", digest.hex())
+}
+
+/// What [`Store::resume_ingest`] found.
+#[derive(Debug)]
+pub enum Resumed {
+    /// Write the rest, from [`Ingest::written`] on.
+    Ingest(Ingest),
+    /// Another writer finished the blob while this one waited for it.
+    Stored,
+}
 
 /// What the caller said the blob must be, given up front.
 #[derive(Debug, Clone)]
@@ -35,7 +85,7 @@ struct Expectation {
 #[derive(Debug)]
 pub struct Ingest {
     // Field order is drop order: the temporary file is unlinked before the writer flushes into it.
-    temp: TempPath,
+    temp: IngestFile,
     writer: BufWriter<File>,
     hasher: Hasher,
     expected: Option<Expectation>,
@@ -48,7 +98,7 @@ pub struct Ingest {
 /// at once before any of it becomes visible.
 #[derive(Debug)]
 pub struct PendingBlob {
-    temp: TempPath,
+    temp: IngestFile,
     synced: bool,
     digest: Digest,
     size: u64,
@@ -89,6 +139,8 @@ impl Ingest {
             file.sync_all().map_err(io_error("sync", &path))?;
         }
         let size = self.hasher.len();
+        // Complete now: a partial file that fails verification is useless to a later attempt.
+        self.temp.remove_on_drop = true;
         Ok(PendingBlob {
             temp: self.temp,
             synced: sync,
@@ -154,7 +206,7 @@ impl PendingBlob {
         if !self.synced {
             File::open(&self.temp)
                 .and_then(|f| f.sync_all())
-                .map_err(io_error("sync", &self.temp))?;
+                .map_err(io_error("sync", &*self.temp))?;
         }
         let blobs_dir = self.blobs_dir.clone();
         let digest = self.publish(expected, expected_size)?;
@@ -199,7 +251,7 @@ impl PendingBlob {
         }
         self.temp
             .persist(&target)
-            .map_err(|e| io_error("rename ingested blob to", &target)(e.error))?;
+            .map_err(io_error("rename ingested blob to", &target))?;
         Ok(self.digest)
     }
 }
@@ -275,14 +327,95 @@ impl Store {
             .tempfile_in(&self.ingest_dir)
             .map_err(io_error("create a temporary file in", &self.ingest_dir))?
             .into_parts();
+        let path = temp
+            .keep()
+            .map_err(|e| io_error("keep", &self.ingest_dir)(e.error))?;
         Ok(Ingest {
-            temp,
+            temp: IngestFile {
+                path,
+                remove_on_drop: true,
+            },
             writer: BufWriter::with_capacity(IO_BUFFER, file),
             hasher: Hasher::new(),
             expected,
             blobs_dir: self.blobs_dir.clone(),
             guard,
         })
+    }
+
+    /// Starts or continues a download of the blob `digest`: what an earlier, interrupted attempt wrote is
+    /// kept in `ingest/partial-<hex>`, hashed again here (and handed to `replay`, so a caller that
+    /// inspects the content sees every byte once), and the returned ingest appends to it. Dropping the
+    /// ingest before [`Ingest::finish`] keeps the partial file for the next attempt; a finished blob
+    /// that fails verification is removed. Two writers of the same digest take turns: the second waits
+    /// for the first and then finds the blob [`Resumed::Stored`].
+    pub fn resume_ingest(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        mut replay: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<Resumed> {
+        let guard = self.write_guard()?;
+        let path = self.ingest_dir.join(partial_name(digest));
+        let file = loop {
+            if self.has_blob(digest)? {
+                return Ok(Resumed::Stored);
+            }
+            let file = File::options()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_error("open", &path))?;
+            file.lock().map_err(io_error("lock", &path))?;
+            // The previous holder may have renamed this very file into the blob store: only a lock on
+            // the file still under the partial name counts.
+            let locked = file.metadata().map_err(io_error("inspect", &path))?;
+            match fs::metadata(&path) {
+                Ok(now)
+                    if std::os::unix::fs::MetadataExt::ino(&now)
+                        == std::os::unix::fs::MetadataExt::ino(&locked) =>
+                {
+                    break file;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("inspect", &path)(e)),
+            }
+        };
+        let kept = file.metadata().map_err(io_error("inspect", &path))?.len();
+        if size.is_some_and(|size| kept > size) {
+            // Longer than the blob can be: start over.
+            file.set_len(0).map_err(io_error("truncate", &path))?;
+        }
+        let mut hasher = Hasher::new();
+        let mut reader = &file;
+        let mut buffer = io_buffer();
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error("read", &path)(e)),
+            };
+            let chunk = buffer.get(..n).unwrap_or(&buffer);
+            hasher.update(chunk);
+            replay(chunk).map_err(io_error("replay", &path))?;
+        }
+        Ok(Resumed::Ingest(Ingest {
+            temp: IngestFile {
+                path,
+                remove_on_drop: false,
+            },
+            writer: BufWriter::with_capacity(IO_BUFFER, file),
+            hasher,
+            expected: Some(Expectation {
+                digest: digest.clone(),
+                size,
+            }),
+            blobs_dir: self.blobs_dir.clone(),
+            guard,
+        }))
     }
 
     /// Stores `bytes` as a blob and returns its digest. Does no disk write if the blob is already stored.

@@ -32,7 +32,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
 
-pub use blobs::{Ingest, PendingBlob};
+pub use blobs::{Ingest, PendingBlob, Resumed};
 pub use error::{Result, StoreError};
 pub use lock::WriteGuard;
 pub use metadata::ListingDetail;

@@ -328,3 +328,67 @@ fn batch_commit_publishes_only_after_the_batch_is_synced_and_verified() -> TestR
     assert!(!store.has_blob(&Digest::of(b"third"))?);
     Ok(())
 }
+
+fn resume(
+    store: &hoist_store::Store,
+    digest: &Digest,
+    size: u64,
+    seen: &mut Vec<u8>,
+) -> Result<hoist_store::Ingest, Box<dyn std::error::Error>> {
+    match store.resume_ingest(digest, Some(size), |chunk| {
+        seen.extend_from_slice(chunk);
+        Ok(())
+    })? {
+        hoist_store::Resumed::Ingest(ingest) => Ok(ingest),
+        hoist_store::Resumed::Stored => Err("blob unexpectedly stored".into()),
+    }
+}
+
+#[test]
+fn an_interrupted_download_resumes_where_it_stopped() -> TestResult {
+    let (_dir, store) = new_store()?;
+    let content = b"resumable layer bytes ".repeat(5000);
+    let digest = Digest::of(&content);
+    let size = content.len() as u64;
+    let (first, rest) = content.split_at(40_000);
+
+    let mut seen = Vec::new();
+    let mut ingest = resume(&store, &digest, size, &mut seen)?;
+    assert_eq!(ingest.written(), 0);
+    ingest.write_all(first)?;
+    ingest.flush()?;
+    drop(ingest); // the connection broke
+    assert!(!store.has_blob(&digest)?);
+
+    let mut seen = Vec::new();
+    let mut ingest = resume(&store, &digest, size, &mut seen)?;
+    assert_eq!(ingest.written(), first.len() as u64);
+    assert_eq!(seen, first, "the kept bytes are replayed once");
+    ingest.write_all(rest)?;
+    assert_eq!(ingest.commit()?, digest);
+    assert_eq!(store.read_blob(&digest)?, content);
+    assert!(matches!(
+        store.resume_ingest(&digest, Some(size), |_| Ok(()))?,
+        hoist_store::Resumed::Stored
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_resumed_download_that_ends_corrupt_starts_over() -> TestResult {
+    let (_dir, store) = new_store()?;
+    let content = b"the right bytes".repeat(100);
+    let digest = Digest::of(&content);
+    let size = content.len() as u64;
+    let mut ingest = resume(&store, &digest, size, &mut Vec::new())?;
+    ingest.write_all(&b"the wrong bytes".repeat(100))?;
+    assert!(matches!(
+        ingest.commit(),
+        Err(StoreError::DigestMismatch { .. })
+    ));
+    let mut seen = Vec::new();
+    let ingest = resume(&store, &digest, size, &mut seen)?;
+    assert_eq!(ingest.written(), 0, "a corrupt partial file is not kept");
+    assert!(seen.is_empty());
+    Ok(())
+}
