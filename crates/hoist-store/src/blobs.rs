@@ -68,7 +68,7 @@ fn partial_name(digest: &Digest) -> String {
 #[derive(Debug)]
 pub enum Resumed {
     /// Write the rest, from [`Ingest::written`] on.
-    Ingest(Ingest),
+    Ingest(Box<Ingest>),
     /// Another writer finished the blob while this one waited for it.
     Stored,
 }
@@ -402,7 +402,7 @@ impl Store {
             hasher.update(chunk);
             replay(chunk).map_err(io_error("replay", &path))?;
         }
-        Ok(Resumed::Ingest(Ingest {
+        Ok(Resumed::Ingest(Box::new(Ingest {
             temp: IngestFile {
                 path,
                 remove_on_drop: false,
@@ -415,7 +415,7 @@ impl Store {
             }),
             blobs_dir: self.blobs_dir.clone(),
             guard,
-        }))
+        })))
     }
 
     /// Stores `bytes` as a blob and returns its digest. Does no disk write if the blob is already stored.

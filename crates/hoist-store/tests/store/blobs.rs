@@ -339,7 +339,7 @@ fn resume(
         seen.extend_from_slice(chunk);
         Ok(())
     })? {
-        hoist_store::Resumed::Ingest(ingest) => Ok(ingest),
+        hoist_store::Resumed::Ingest(ingest) => Ok(*ingest),
         hoist_store::Resumed::Stored => Err("blob unexpectedly stored".into()),
     }
 }
