@@ -27,8 +27,14 @@ fn load_config(path: Option<&Path>, hoist_root: &Path) -> Result<Config> {
     }
 }
 
+const BLOCKING_THREADS: usize = 32;
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        // File I/O runs on blocking threads; tokio's default allows 512, and each brings its own
+        // allocator heap. A few dozen keep the disks busy without memory growing with the number of
+        // concurrent uploads.
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("starting the async runtime")

@@ -297,6 +297,9 @@ fn tls_acceptor(
 /// arrive within [`HEADER_READ_TIMEOUT`], and idle HTTP/2 peers are pinged, so slow or vanished clients
 /// do not hold connections for ever. Cancelling `abandon` drops every connection still open (the drain
 /// timeout passed).
+/// The most a connection buffers from its socket (headers included); see `serve_connections`.
+const CONNECTION_READ_BUFFER: usize = 64 * 1024;
+
 async fn serve_connections(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
@@ -309,7 +312,10 @@ async fn serve_connections(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // hyper's read buffer grows to ~400 KiB per connection under a fast upload; with hundreds
+        // of concurrent pushes that, not the data, would set the server's memory.
+        .max_buf_size(CONNECTION_READ_BUFFER);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -119,11 +119,14 @@ async fn copy_in_large_chunks<R: AsyncRead + Unpin>(
     source: &mut R,
     file: &mut fs::File,
 ) -> std::io::Result<u64> {
+    // tokio's File keeps its own write buffer (2 MiB by default) beside ours: bound both, so a
+    // registry taking hundreds of uploads at once holds a fixed amount per upload.
+    file.set_max_buf_size(COPY_BUFFER);
     let mut buffered = tokio::io::BufReader::with_capacity(COPY_BUFFER, source);
     tokio::io::copy_buf(&mut buffered, file).await
 }
 
-const COPY_BUFFER: usize = 256 * 1024;
+const COPY_BUFFER: usize = 64 * 1024;
 
 fn io(path: &Path, source: std::io::Error) -> StorageError {
     StorageError::Io {
