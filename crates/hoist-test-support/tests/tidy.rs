@@ -52,17 +52,21 @@ fn crate_sources(krate: &str) -> Vec<(PathBuf, String)> {
 /// The crates in layering order: each may depend only on crates before it.
 const LAYERS: &[&str] = &[
     "hoist-spec",
+    "hoist-credentials",
     "hoist-render",
     "hoist-layer",
     "hoist-store",
     "hoist-archive",
     "hoist-registry-server",
+    "hoist-registry-client",
     "hoist-ops",
     "hoist",
 ];
 
 const LIBRARIES: &[&str] = &[
     "hoist-spec",
+    "hoist-credentials",
+    "hoist-registry-client",
     "hoist-render",
     "hoist-layer",
     "hoist-store",
