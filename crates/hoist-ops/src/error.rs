@@ -49,4 +49,21 @@ pub enum OpsError {
     Archive(#[from] hoist_archive::ArchiveError),
     #[error(transparent)]
     Store(#[from] hoist_store::StoreError),
+    /// Docker's wording for what a registry does not have (`manifest unknown`, no platform match).
+    #[error("{0}")]
+    NotFound(String),
+    #[error("invalid manifest: {0}")]
+    BadManifest(String),
+    #[error("{what}: digest mismatch: expected {expected}, got {found}")]
+    DigestMismatch {
+        what: String,
+        expected: Digest,
+        found: Digest,
+    },
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+    #[error(transparent)]
+    Registry(#[from] hoist_registry_client::RegistryError),
+    #[error(transparent)]
+    Credentials(#[from] hoist_credentials::Error),
 }

@@ -4,6 +4,7 @@
 //! The CLI (and later the Engine API socket) are thin front ends over this crate; nothing here prints.
 
 pub mod change;
+pub mod copy;
 pub mod df;
 pub mod docker_config;
 pub mod error;
@@ -12,13 +13,21 @@ pub mod history;
 pub mod import;
 pub mod inspect;
 pub mod list;
+pub mod login;
 pub mod lookup;
+pub mod manifest;
+pub mod pull;
+pub mod push;
+pub mod registry;
 pub mod remove;
+pub mod search;
 pub mod transfer;
 
 use std::path::PathBuf;
 
 pub use error::OpsError;
+use std::collections::BTreeMap;
+
 use hoist_store::Store;
 
 /// Settings from the command line and daemon.json that operations need.
@@ -34,6 +43,21 @@ pub struct Settings {
     pub insecure_registries: Vec<String>,
     pub max_concurrent_downloads: usize,
     pub max_concurrent_uploads: usize,
+    /// hoist's `mirrors`: mirrors for any registry host, tried in order before it (docker.io's
+    /// `registry-mirrors` come first for docker.io).
+    pub mirrors: BTreeMap<String, Vec<String>>,
+    /// hoist's `registry-endpoints`: a base URL to use for a registry host instead of its own
+    /// (`{"docker.io": "http://127.0.0.1:5000"}`).
+    pub registry_endpoints: BTreeMap<String, String>,
+    /// Directories of per-registry TLS material (`<dir>/<host[:port]>/ca.crt`, `client.cert`,
+    /// `client.key`), as Docker's `/etc/docker/certs.d`.
+    pub certs_dirs: Vec<PathBuf>,
+    /// Proxies for registry traffic (daemon.json `proxies`, else the environment).
+    pub http_proxy: Option<String>,
+    pub https_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+    /// Where Docker's client config.json (credentials) lives: `$DOCKER_CONFIG` or `~/.docker`.
+    pub docker_config_dir: PathBuf,
 }
 
 /// An open store plus the settings: what every operation works on.

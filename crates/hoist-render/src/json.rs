@@ -306,3 +306,81 @@ mod tests {
         assert!(out.contains("\"m\": -5"), "{out}");
     }
 }
+
+/// Re-indents JSON text the way Go's `json.Indent` does: only whitespace between tokens changes
+/// (strings, numbers and key order stay byte for byte), empty objects and arrays stay `{}` and `[]`.
+/// The input is assumed to be valid JSON (it was parsed before); no trailing newline is added.
+pub fn indent_json(raw: &[u8], indent: &str) -> String {
+    let mut out = String::with_capacity(raw.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let text = String::from_utf8_lossy(raw);
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str(indent);
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            ' ' | '\t' | '\n' | '\r' => {}
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
+                    chars.next();
+                }
+                let close = if c == '{' { '}' } else { ']' };
+                if chars.peek() == Some(&close) {
+                    chars.next();
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod indent_tests {
+    use super::indent_json;
+
+    #[test]
+    fn indents_like_go_json_indent() {
+        let raw = br#"{"a":1,"b":[],"c":{},"d":[{"e":"x,\"y:{"}],"f":1.50}"#;
+        assert_eq!(
+            indent_json(raw, "\t"),
+            "{\n\t\"a\": 1,\n\t\"b\": [],\n\t\"c\": {},\n\t\"d\": [\n\t\t{\n\t\t\t\"e\": \"x,\\\"y:{\"\n\t\t}\n\t],\n\t\"f\": 1.50\n}"
+        );
+    }
+}

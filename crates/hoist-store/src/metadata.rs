@@ -120,6 +120,17 @@ fn count(conn: &Connection, table: &str) -> Result<u64> {
 }
 
 impl Store {
+    /// A stored layer whose blob is `blob`, if any image has one (pull skips downloading it).
+    pub fn layer_by_blob(&self, blob: &Digest) -> Result<Option<LayerRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT diff_id, blob, media_type, blob_size, size FROM layers WHERE blob = ?1 LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row([blob.to_string()], |row| layer_at(row, 0))
+            .optional()?)
+    }
+
     /// Stores an image and its layers in one transaction. Returns true if the image was not stored before.
     ///
     /// Idempotent: storing an image again replaces its fields and layer list, but keeps `loaded_at` and

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::{cmd_archive, cmd_images, cmd_registry, cmd_system, settings};
+use crate::{cmd_archive, cmd_auth, cmd_images, cmd_registry, cmd_system, cmd_transfer, settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,11 +53,142 @@ pub(crate) enum Command {
     System(SystemCommand),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Search Docker Hub (or a registry) for images
+    Search(SearchArgs),
+    /// Copy an image between registries, OCI layouts, archives and the store (skopeo's transports)
+    Copy(CopyArgs),
+    /// Manage Docker image manifests and manifest lists
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Run a registry (distribution's registry:2, configured the same way)
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Show the hoist version information
     Version(FormatArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Skip image verification (accepted for Docker compatibility; hoist does not verify content trust)
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Skip image signing (accepted for Docker compatibility)
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// One or more names (Docker takes one; hoist pushes several in one call)
+    #[arg(required = true, value_name = "NAME[:TAG]")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// Username
+    #[arg(short, long, value_name = "string")]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short, long, value_name = "string")]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogoutArgs {
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short, long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Max number of search results
+    #[arg(long, default_value_t = 25, value_name = "int")]
+    pub limit: usize,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[arg(value_name = "TERM")]
+    pub term: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CopyArgs {
+    /// Copy every platform of a manifest list, and the list
+    #[arg(short, long)]
+    pub all: bool,
+    /// The platform to copy from a manifest list (default: this host's)
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Do not verify TLS for the source registry (skopeo's flag; takes a boolean)
+    #[arg(long, value_name = "bool", action = ArgAction::Set)]
+    pub src_tls_verify: Option<bool>,
+    /// Do not verify TLS for the destination registry (skopeo's flag; takes a boolean)
+    #[arg(long, value_name = "bool", action = ArgAction::Set)]
+    pub dest_tls_verify: Option<bool>,
+    /// Suppress output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:REF], hoist:NAME
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    #[arg(value_name = "DESTINATION")]
+    pub destination: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ManifestCommand {
+    /// Display an image manifest, or manifest list
+    Inspect(ManifestInspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManifestInspectArgs {
+    /// Allow communication with an insecure registry
+    #[arg(long)]
+    pub insecure: bool,
+    /// Output additional info including layers and platform
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// With two names: the manifest list, then the image in it
+    #[arg(required = true, num_args = 1..=2, value_name = "[MANIFEST_LIST] MANIFEST")]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +213,10 @@ pub(crate) enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,6 +441,19 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => cmd_archive::load(&open()?, &a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
             cmd_archive::import(&open()?, &a)
+        }
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
+            cmd_transfer::pull(&open()?, &a)
+        }
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
+            cmd_transfer::push(&open()?, &a)
+        }
+        Command::Login(a) => cmd_auth::login(&settings, &a),
+        Command::Logout(a) => cmd_auth::logout(&settings, &a),
+        Command::Search(a) => cmd_auth::search(&settings, &a),
+        Command::Copy(a) => cmd_transfer::copy(&open()?, &a),
+        Command::Manifest(ManifestCommand::Inspect(a)) => {
+            cmd_transfer::manifest_inspect(&settings, &a)
         }
         Command::System(SystemCommand::Df(a)) => cmd_system::df(&open()?, &a),
         Command::System(SystemCommand::Prune(a)) => cmd_images::prune(&open()?, &a, true),

@@ -9,9 +9,11 @@
 
 mod cli;
 mod cmd_archive;
+mod cmd_auth;
 mod cmd_images;
 mod cmd_registry;
 mod cmd_system;
+mod cmd_transfer;
 mod output;
 mod progress;
 mod settings;

@@ -2,6 +2,7 @@
 //! `~/.config/hoist/daemon.json`, `/etc/hoist/daemon.json`, and the keys hoist understands from
 //! `/etc/docker/daemon.json`.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,37 @@ struct DaemonJson {
     max_concurrent_downloads: Option<usize>,
     #[serde(default)]
     max_concurrent_uploads: Option<usize>,
+    #[serde(default)]
+    proxies: DaemonProxies,
+    /// hoist-only: mirrors for registries other than docker.io.
+    #[serde(default)]
+    mirrors: BTreeMap<String, Vec<String>>,
+    /// hoist-only: where to reach a registry host instead of the host itself.
+    #[serde(default)]
+    registry_endpoints: BTreeMap<String, String>,
+    /// hoist-only: certs.d directories to read instead of /etc/docker/certs.d.
+    #[serde(default)]
+    certs_d: Vec<PathBuf>,
+}
+
+/// daemon.json's `proxies` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct DaemonProxies {
+    #[serde(default)]
+    http_proxy: Option<String>,
+    #[serde(default)]
+    https_proxy: Option<String>,
+    #[serde(default)]
+    no_proxy: Option<String>,
+}
+
+/// A proxy variable, upper or lower case, as curl and Go read them.
+fn proxy_env(name: &str) -> Option<String> {
+    [name.to_ascii_uppercase(), name.to_ascii_lowercase()]
+        .iter()
+        .find_map(|n| std::env::var(n).ok())
+        .filter(|v| !v.is_empty())
 }
 
 fn is_root() -> bool {
@@ -98,5 +130,26 @@ pub(crate) fn resolve(root_flag: Option<PathBuf>) -> Result<Settings> {
         insecure_registries: daemon.insecure_registries,
         max_concurrent_downloads: daemon.max_concurrent_downloads.unwrap_or(3),
         max_concurrent_uploads: daemon.max_concurrent_uploads.unwrap_or(5),
+        mirrors: daemon.mirrors,
+        registry_endpoints: daemon.registry_endpoints,
+        certs_dirs: match std::env::var_os("HOIST_CERTS_D").filter(|d| !d.is_empty()) {
+            Some(dirs) => std::env::split_paths(&dirs).collect(),
+            None if !daemon.certs_d.is_empty() => daemon.certs_d,
+            None => vec![PathBuf::from("/etc/docker/certs.d")],
+        },
+        http_proxy: daemon
+            .proxies
+            .http_proxy
+            .or_else(|| proxy_env("http_proxy")),
+        https_proxy: daemon
+            .proxies
+            .https_proxy
+            .or_else(|| proxy_env("https_proxy")),
+        no_proxy: daemon.proxies.no_proxy.or_else(|| proxy_env("no_proxy")),
+        docker_config_dir: std::env::var_os("DOCKER_CONFIG")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home().map(|h| h.join(".docker")))
+            .unwrap_or_else(|| PathBuf::from("/root/.docker")),
     })
 }

@@ -4,62 +4,17 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use common::hoist;
 use hoist_test_support::cli::{TestHoist, path_str};
 use hoist_test_support::fixtures::{ImageFixture, busybox_layer, docker_archive};
 use hoist_test_support::peers::{docker_available, run, skip, skopeo_available};
-
-/// A running `hoist registry serve`, killed on drop.
-struct Served {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(15000)
-}
+use hoist_test_support::registry::{Served, serve_hoist};
 
 fn serve(h: &TestHoist, env: &[(&str, String)]) -> Served {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cmd = h.command();
-    cmd.args(["registry", "serve"])
-        .env("REGISTRY_HTTP_ADDR", &addr)
-        .env(
-            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
-            h.path("registry-data"),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting hoist registry serve: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "hoist registry serve did not listen on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Served { child, addr }
+    serve_hoist(h, "registry-data", env)
 }
 
 /// The Docker CLI with its config in `dir` (so `docker login` leaves ~/.docker alone).
