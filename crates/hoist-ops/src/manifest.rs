@@ -21,11 +21,16 @@ pub async fn inspect(
         .with_default_tag();
     let repository = client.repository_of(&reference);
     let top = fetch(&repository, &reference, ManifestRef::of(&reference)).await?;
-    if !verbose {
-        return Ok(hoist_render::json::indent_json(&top.bytes, "\t"));
-    }
     let raw = RawManifest::parse(top.bytes.clone(), Some(&top.media_type))
         .map_err(|e| OpsError::BadManifest(e.to_string()))?;
+    if !verbose {
+        return Ok(match &raw.manifest {
+            Manifest::Image(_) => hoist_render::json::indent_json(&top.bytes, "\t"),
+            // The Docker CLI rebuilds a list from its entries (distribution's manifestlist type):
+            // three-space indentation, its own key order, annotations dropped.
+            Manifest::Index(index) => list_as_docker_prints_it(&raw.media_type, index),
+        });
+    }
     let value = match &raw.manifest {
         Manifest::Image(image) => {
             let config = fetch_config(&repository, &image.config).await?;
@@ -44,8 +49,11 @@ pub async fn inspect(
                 let fetched = fetch(&repository, &reference, child.digest.clone().into()).await?;
                 let child_raw = RawManifest::parse(fetched.bytes, Some(&fetched.media_type))
                     .map_err(|e| OpsError::BadManifest(e.to_string()))?;
-                let shown = format!("{}@{}", reference.repository(), child.digest);
-                entries.push(verbose_entry(&shown, child, &child_raw)?);
+                let shown = format!("{reference}@{}", child.digest);
+                // Docker's descriptor type has no annotations.
+                let mut descriptor = child.clone();
+                descriptor.annotations.clear();
+                entries.push(verbose_entry(&shown, &descriptor, &child_raw)?);
             }
             Value::Array(entries)
         }
@@ -76,6 +84,43 @@ async fn fetch_config(repository: &Repository, config: &Descriptor) -> Result<Ra
         })
         .await?;
     RawConfig::parse(bytes).map_err(|e| OpsError::BadManifest(e.to_string()))
+}
+
+/// A manifest list the way `docker manifest inspect` prints it.
+fn list_as_docker_prints_it(list_media_type: &str, index: &hoist_spec::ImageIndex) -> String {
+    let manifests: Vec<Value> = index
+        .manifests
+        .iter()
+        .map(|d| {
+            let mut entry = Map::new();
+            entry.insert("mediaType".into(), json!(d.media_type));
+            entry.insert("size".into(), json!(d.size));
+            entry.insert("digest".into(), json!(d.digest.to_string()));
+            if let Some(p) = &d.platform {
+                let mut platform = Map::new();
+                platform.insert("architecture".into(), json!(p.architecture));
+                platform.insert("os".into(), json!(p.os));
+                if let Some(version) = &p.os_version {
+                    platform.insert("os.version".into(), json!(version));
+                }
+                if !p.os_features.is_empty() {
+                    platform.insert("os.features".into(), json!(p.os_features));
+                }
+                if let Some(variant) = &p.variant {
+                    platform.insert("variant".into(), json!(variant));
+                }
+                entry.insert("platform".into(), Value::Object(platform));
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    let list = json!({
+        "schemaVersion": index.schema_version,
+        "mediaType": list_media_type,
+        "manifests": manifests,
+    });
+    let compact = serde_json::to_vec(&list).unwrap_or_default();
+    hoist_render::json::indent_json(&compact, "   ")
 }
 
 /// Docker's verbose object for one image manifest.

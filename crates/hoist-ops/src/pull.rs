@@ -103,12 +103,67 @@ pub async fn pull(
             let reference = parsed.with_tag(&tag);
             pulled.push(pull_one(hoist, &repository, &reference, options, events).await?);
         }
+        // Docker reports the repository once, after every tag.
+        let updated = pulled.iter().any(|p| p.updated);
+        events(PullEvent::Status(status_line(
+            updated,
+            &parsed.familiar_repository(),
+        )));
         return Ok(pulled);
     }
     let reference = parsed.with_default_tag();
-    Ok(vec![
-        pull_one(hoist, &repository, &reference, options, events).await?,
-    ])
+    let image = pull_one(hoist, &repository, &reference, options, events).await?;
+    events(PullEvent::Status(status_line(
+        image.updated,
+        &reference.familiar(),
+    )));
+    Ok(vec![image])
+}
+
+fn status_line(updated: bool, shown: &str) -> String {
+    if updated {
+        format!("Downloaded newer image for {shown}")
+    } else {
+        format!("Image is up to date for {shown}")
+    }
+}
+
+/// The registry's words for an error, as Docker prints them: `manifest unknown: manifest unknown`.
+fn registry_words(error: &hoist_registry_client::RegistryError) -> String {
+    let code = error
+        .code()
+        .map(|c| c.to_ascii_lowercase().replace('_', " "));
+    let message = match error {
+        hoist_registry_client::RegistryError::Status(failure) => failure.message.clone(),
+        hoist_registry_client::RegistryError::Unauthorized { message, .. } => Some(message.clone()),
+        _ => None,
+    };
+    match (code, message) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        (None, Some(message)) => message,
+        (None, None) => error.to_string(),
+    }
+}
+
+/// Docker's wording for a reference the registry does not have or will not show.
+fn manifest_error(error: hoist_registry_client::RegistryError, reference: &Reference) -> OpsError {
+    let words = registry_words(&error);
+    match (error.status(), error.code()) {
+        (_, Some("NAME_UNKNOWN")) => OpsError::NotFound(format!(
+            "repository {} not found: {words}",
+            reference.familiar_repository()
+        )),
+        (Some(401 | 403), _) | (_, Some("DENIED" | "UNAUTHORIZED")) => OpsError::NotFound(format!(
+            "pull access denied for {}, repository does not exist or may require 'docker login': {words}",
+            reference.familiar_repository()
+        )),
+        (Some(404), _) => OpsError::NotFound(format!(
+            "manifest for {} not found: {words}",
+            reference.familiar()
+        )),
+        _ => error.into(),
+    }
 }
 
 /// The manifest of the platform wanted, from an index (Docker's error wording when none matches).
@@ -136,11 +191,14 @@ async fn pull_one(
     events: &PullEvents,
 ) -> Result<PulledImage, OpsError> {
     let asked = ManifestRef::of(reference);
+    let top = repository
+        .get_manifest(&asked, &[])
+        .await
+        .map_err(|e| manifest_error(e, reference))?;
     events(PullEvent::PullingFrom {
         tag: asked.to_string(),
         repository: reference.path().to_owned(),
     });
-    let top = repository.get_manifest(&asked, &[]).await?;
     let top_digest = top.digest.clone();
     let top_raw = RawManifest::parse(top.bytes, Some(&top.media_type))
         .map_err(|e| OpsError::BadManifest(e.to_string()))?;
@@ -205,12 +263,6 @@ async fn pull_one(
     };
     drop(guard);
     events(PullEvent::Digest(top_digest.clone()));
-    let shown = reference.familiar();
-    events(PullEvent::Status(if updated {
-        format!("Downloaded newer image for {shown}")
-    } else {
-        format!("Image is up to date for {shown}")
-    }));
     Ok(PulledImage {
         reference: reference.clone(),
         id,

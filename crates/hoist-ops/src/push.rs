@@ -85,11 +85,32 @@ fn tags_to_push(hoist: &Hoist, name: &str, all_tags: bool) -> Result<Vec<Referen
             "cannot push a digest reference: {name}"
         )));
     }
+    let repository = parsed.repository();
+    let local_tags = || -> Result<Vec<Reference>, OpsError> {
+        Ok(hoist
+            .store
+            .list_images()?
+            .into_iter()
+            .flat_map(|image| image.tags)
+            .filter_map(|tag| Reference::parse_normalized(&tag).ok())
+            .filter(|tag| tag.repository() == repository)
+            .collect())
+    };
+    // Docker's two messages: nothing of the repository here, or not that tag.
+    let nothing_local = || {
+        OpsError::NotFound(format!(
+            "An image does not exist locally with the tag: {}",
+            parsed.familiar_repository()
+        ))
+    };
     if !all_tags {
-        let reference = parsed.with_default_tag();
+        let reference = parsed.clone().with_default_tag();
         if hoist.store.tag_target(&reference.to_string())?.is_none() {
+            if local_tags()?.is_empty() {
+                return Err(nothing_local());
+            }
             return Err(OpsError::NotFound(format!(
-                "An image does not exist locally with the tag: {}",
+                "tag does not exist: {}",
                 reference.familiar()
             )));
         }
@@ -100,21 +121,10 @@ fn tags_to_push(hoist: &Hoist, name: &str, all_tags: bool) -> Result<Vec<Referen
             "tag can't be used with --all-tags/-a".to_owned(),
         ));
     }
-    let repository = parsed.repository();
-    let mut tags: Vec<Reference> = hoist
-        .store
-        .list_images()?
-        .into_iter()
-        .flat_map(|image| image.tags)
-        .filter_map(|tag| Reference::parse_normalized(&tag).ok())
-        .filter(|tag| tag.repository() == repository)
-        .collect();
+    let mut tags = local_tags()?;
     tags.sort_by_key(|t| t.to_string());
     if tags.is_empty() {
-        return Err(OpsError::NotFound(format!(
-            "An image does not exist locally with the tag: {}",
-            parsed.familiar()
-        )));
+        return Err(nothing_local());
     }
     Ok(tags)
 }
@@ -208,28 +218,37 @@ async fn push_one(
             let mount_from = mount_from.as_deref();
             let repository = &repository;
             async move {
-                let sent = compressed_for_push(store, layer).await?;
+                let outgoing = compressed_for_push(store, layer).await?;
+                let path = match &outgoing.pending {
+                    Some(pending) => pending.temp_path().to_owned(),
+                    None => store.blob_path(&outgoing.descriptor.digest),
+                };
                 push_blob(
-                    store,
+                    &path,
                     repository,
-                    &sent,
+                    &outgoing.descriptor,
                     Some(id.clone()),
                     mount_from,
                     options.chunk_size,
                     events,
                 )
                 .await?;
-                Ok::<_, OpsError>((index, sent))
+                Ok::<_, OpsError>((index, outgoing))
             }
         });
     let mut uploads = futures_util::stream::iter(uploads).buffer_unordered(concurrency);
     let mut sent_layers = manifest.layers.clone();
+    let mut copies = Vec::new();
     while let Some(done) = uploads.next().await {
-        let (index, sent) = done?;
+        let (index, outgoing) = done?;
+        if let Some(pending) = outgoing.pending {
+            copies.push((pending, None, None));
+        }
         if let Some(slot) = sent_layers.get_mut(index) {
-            *slot = sent;
+            *slot = outgoing.descriptor;
         }
     }
+    store.commit_batch(copies)?;
     let raw = if sent_layers == manifest.layers {
         raw.clone()
     } else {
@@ -259,7 +278,7 @@ async fn push_one(
         ));
     };
     push_blob(
-        store,
+        &store.blob_path(&manifest.config.digest),
         &repository,
         &manifest.config,
         None,
@@ -303,15 +322,27 @@ fn gzip_media_type(uncompressed: &str) -> Option<&'static str> {
     }
 }
 
-/// The layer as it should travel: itself when compressed, else a gzip copy made once into the store
-/// (fast level: on a local network the link is quicker than the compressor). Deterministic, so a
-/// later push of the same bytes produces the same digest.
+/// A layer as it travels: the stored blob, or a gzip copy not yet committed to the store.
+#[derive(Debug)]
+struct Outgoing {
+    descriptor: Descriptor,
+    /// The gzip copy, uploaded from its temporary file and committed with the others at the end
+    /// (one sync for all instead of one per layer on the upload's critical path).
+    pending: Option<hoist_store::PendingBlob>,
+}
+
+/// The layer as it should travel: itself when compressed, else a gzip copy made once (fast level: on
+/// a local network the link is quicker than the compressor). Deterministic, so a later push of the
+/// same bytes produces the same digest.
 async fn compressed_for_push(
     store: &hoist_store::Store,
     layer: &Descriptor,
-) -> Result<Descriptor, OpsError> {
+) -> Result<Outgoing, OpsError> {
     let Some(gzip_type) = gzip_media_type(&layer.media_type) else {
-        return Ok(layer.clone());
+        return Ok(Outgoing {
+            descriptor: layer.clone(),
+            pending: None,
+        });
     };
     let source = store.blob_path(&layer.digest);
     let ingest = store.ingest()?;
@@ -328,16 +359,17 @@ async fn compressed_for_push(
     })
     .await
     .map_err(|e| OpsError::Interrupted(e.to_string()))??;
-    let size = pending.size();
-    let digest = pending.commit(None, None)?;
-    let mut sent = Descriptor::new(gzip_type, digest, size);
-    sent.annotations = layer.annotations.clone();
-    Ok(sent)
+    let mut descriptor = Descriptor::new(gzip_type, pending.digest().clone(), pending.size());
+    descriptor.annotations = layer.annotations.clone();
+    Ok(Outgoing {
+        descriptor,
+        pending: Some(pending),
+    })
 }
 
 /// Sends one blob unless the registry has it; `id` is set for layers (which report progress).
 async fn push_blob(
-    store: &hoist_store::Store,
+    path: &std::path::Path,
     repository: &Repository,
     descriptor: &Descriptor,
     id: Option<String>,
@@ -373,7 +405,7 @@ async fn push_blob(
         Some(session) => session,
         None => repository.start_upload().await?,
     };
-    let source = FileBlob::new(store.blob_path(&descriptor.digest));
+    let source = FileBlob::new(path);
     let progress = ProgressCounter::new();
     let push_options = PushOptions {
         chunk_size,

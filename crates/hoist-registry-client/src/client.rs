@@ -912,7 +912,7 @@ pub(crate) async fn read_limited(
                     registry: target.registry.to_owned(),
                     method: method.to_string(),
                     url,
-                    source,
+                    error: source,
                 });
             }
         }

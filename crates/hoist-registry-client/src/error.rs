@@ -34,13 +34,14 @@ pub enum RegistryError {
     #[error("cannot read credentials for {registry}: {message}")]
     Credentials { registry: String, message: String },
     /// No answer at all: connection refused, TLS failure, timeout, a connection dropped.
-    #[error("{method} {url}: {}", transport_message(source))]
+    // Not a `#[source]`: the message already spells out the whole cause chain (reqwest's own Display
+    // stops at "error sending request"), and `{:#}` would print it twice.
+    #[error("{method} {url}: {}", transport_message(error))]
     Transport {
         registry: String,
         method: String,
         url: String,
-        #[source]
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
     /// An endpoint that failed its `/v2/` check moments ago, skipped for now.
     #[error("{registry}: endpoint {endpoint} skipped: it failed recently ({message})")]

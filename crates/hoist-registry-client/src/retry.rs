@@ -56,7 +56,7 @@ pub(crate) async fn send(
             registry: registry.to_owned(),
             method: String::new(),
             url: String::new(),
-            source,
+            error: source,
         })?;
         let method = request.method().to_string();
         let url = request.url().to_string();
@@ -74,7 +74,11 @@ pub(crate) async fn send(
                 return Ok(response);
             }
             Err(source) => {
-                if attempt < attempts && !source.is_builder() && !source.is_redirect() {
+                if attempt < attempts
+                    && !source.is_builder()
+                    && !source.is_redirect()
+                    && !is_certificate_error(&source)
+                {
                     let wait = policy.backoff(attempt);
                     tracing::debug!(registry, repository, %method, %url, error = %source, attempt, ?wait, "retrying");
                     tokio::time::sleep(wait).await;
@@ -85,7 +89,7 @@ pub(crate) async fn send(
                     registry: registry.to_owned(),
                     method,
                     url,
-                    source,
+                    error: source,
                 });
             }
         }
@@ -101,6 +105,19 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Dur
     let when = DateTime::parse_from_rfc2822(value).ok()?;
     let wait = when.with_timezone(&Utc) - now;
     Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// An untrusted or invalid certificate: asking again gets the same certificate, so it is not retried.
+fn is_certificate_error(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 #[cfg(test)]

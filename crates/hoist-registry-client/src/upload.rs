@@ -542,7 +542,7 @@ impl Repository {
                 registry: self.registry().to_owned(),
                 method: method.to_string(),
                 url: url.to_string(),
-                source,
+                error: source,
             })?;
             if response.status() == StatusCode::UNAUTHORIZED
                 && !renewed

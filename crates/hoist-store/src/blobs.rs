@@ -188,6 +188,11 @@ impl Write for Ingest {
 }
 
 impl PendingBlob {
+    /// The file holding the content until it is committed (readable, e.g. to upload it first).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
     /// The digest of the content.
     pub fn digest(&self) -> &Digest {
         &self.digest

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr, reason = "tests report why they skip")]
 
 pub mod cli;
+pub mod faults;
 pub mod fixtures;
 pub mod peers;
 pub mod registry;

@@ -35,6 +35,12 @@ fn with_board(board: &SharedBoard, draw: impl FnOnce(&mut Board<Stdout>)) {
     draw(&mut board);
 }
 
+/// A reference with neither tag nor digest: Docker says it uses `latest`.
+fn names_only(name: &str) -> bool {
+    hoist_spec::Reference::parse_normalized(name)
+        .is_ok_and(|r| r.tag().is_none() && r.digest().is_none())
+}
+
 pub(crate) fn pull(hoist: &Hoist, a: &PullArgs) -> Result<u8> {
     let platform = a
         .platform
@@ -69,6 +75,9 @@ pub(crate) fn pull(hoist: &Hoist, a: &PullArgs) -> Result<u8> {
             PullEvent::Status(status) => b.message(&format!("Status: {status}")),
         });
     });
+    if !a.quiet && !a.all_tags && names_only(&a.name) {
+        println!("Using default tag: latest");
+    }
     let pulled = runtime()?.block_on(hoist_ops::pull::pull(
         hoist, &client, &a.name, &options, &events,
     ))?;
@@ -109,6 +118,9 @@ pub(crate) fn push(hoist: &Hoist, a: &PushArgs) -> Result<u8> {
             }
         });
     });
+    if !a.quiet && !a.all_tags && a.names.iter().any(|n| names_only(n)) {
+        println!("Using default tag: latest");
+    }
     let options = hoist_ops::push::PushOptionsCli {
         all_tags: a.all_tags,
         chunk_size: None,

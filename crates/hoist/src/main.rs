@@ -67,7 +67,10 @@ fn init_tracing(debug: bool, level: Option<&str>, default_level: &str) {
     let filter = match (debug, level) {
         (true, _) => "debug".to_owned(),
         (false, Some(l)) => l.to_owned(),
-        (false, None) => std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned()),
+        // rustls' platform verifier logs every untrusted certificate at error level; hoist reports
+        // the failure itself, once, in its own words.
+        (false, None) => std::env::var("RUST_LOG")
+            .unwrap_or_else(|_| format!("{default_level},rustls_platform_verifier=off")),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))

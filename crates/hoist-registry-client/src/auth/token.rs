@@ -192,7 +192,7 @@ async fn read_token(
             registry: request.registry.to_owned(),
             method: method.to_owned(),
             url: url.clone(),
-            source,
+            error: source,
         })?;
     if !(200..300).contains(&status) {
         let error = ErrorBody::parse(&body);
