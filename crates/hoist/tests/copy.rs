@@ -232,3 +232,109 @@ fn bad_locations_are_named() {
     assert_eq!(r.status, 1);
     assert!(r.stderr.contains("missing-layout"), "{}", r.stderr);
 }
+
+/// `curl` with `args`, requiring success; returns stdout.
+fn curl(args: &[&str]) -> String {
+    let (status, out, err) = run("curl", args);
+    assert_eq!(status, 0, "curl {args:?}: {err}");
+    out
+}
+
+/// Uploads `bytes` as a blob of `repo` (POST, then one PUT) and returns its digest.
+fn upload_blob(h: &TestHoist, addr: &str, repo: &str, name: &str, bytes: &[u8]) -> String {
+    let digest = hoist_spec::Digest::of(bytes).to_string();
+    let headers = curl(&[
+        "-sf",
+        "-X",
+        "POST",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &format!("http://{addr}/v2/{repo}/blobs/uploads/"),
+    ]);
+    let location = headers
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("location")
+                .then(|| v.trim().to_owned())
+        })
+        .expect("a Location header");
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{addr}{location}")
+    };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let file = h.write(name, bytes);
+    curl(&[
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &format!("@{}", path_str(&file)),
+        &format!("{location}{sep}digest={digest}"),
+    ]);
+    digest
+}
+
+#[test]
+fn referrers_travel_with_the_image_between_registries() {
+    let h = hoist();
+    let reg = registry_with_app(&h);
+    let verbose: Value =
+        serde_json::from_str(&h.ok(&["manifest", "inspect", "-v", &format!("{}/app:1", reg.addr)]))
+            .unwrap();
+    let subject = verbose["Descriptor"].clone();
+    let empty = upload_blob(&h, &reg.addr, "app", "empty.json", b"{}");
+    let signature = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2}],
+        "subject": {
+            "mediaType": subject["mediaType"],
+            "digest": subject["digest"],
+            "size": subject["size"],
+        },
+    });
+    let body = h.write("signature.json", signature.to_string().as_bytes());
+    curl(&[
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        "--data-binary",
+        &format!("@{}", path_str(&body)),
+        &format!("http://{}/v2/app/manifests/signature", reg.addr),
+    ]);
+    let out = h.ok(&[
+        "copy",
+        &format!("docker://{}/app:1", reg.addr),
+        &format!("docker://{}/signed/app:1", reg.addr),
+    ]);
+    assert!(out.contains("Copying referrer sha256:"), "{out}");
+    let referrers: Value = serde_json::from_str(&curl(&[
+        "-sf",
+        &format!(
+            "http://{}/v2/signed/app/referrers/{}",
+            reg.addr,
+            subject["digest"].as_str().unwrap()
+        ),
+    ]))
+    .unwrap();
+    let found = referrers["manifests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(found.len(), 1, "{referrers}");
+    assert_eq!(
+        found[0]["artifactType"],
+        json!("application/vnd.example.signature")
+    );
+}
