@@ -178,23 +178,6 @@ fn parse_manifest(bytes: Vec<u8>, media_type: Option<&str>) -> Result<RawManifes
     RawManifest::parse(bytes, media_type).map_err(|e| OpsError::BadManifest(e.to_string()))
 }
 
-/// The child of `index` for `wanted`.
-fn platform_child<'a>(
-    index: &'a ImageIndex,
-    wanted: &Platform,
-) -> Result<&'a Descriptor, OpsError> {
-    index
-        .manifests
-        .iter()
-        .filter(|d| media_type::kind(&d.media_type) == media_type::Kind::Manifest)
-        .find(|d| d.platform.as_ref().is_some_and(|p| p.satisfies(wanted)))
-        .ok_or_else(|| {
-            OpsError::NotFound(format!(
-                "no matching manifest for {wanted} in the manifest list entries"
-            ))
-        })
-}
-
 /// Resolves the manifests to copy from a source that can fetch by descriptor: with `--all` the list
 /// and every child; without, the one image (a list resolved to the platform).
 async fn resolve<F, Fut>(
@@ -223,7 +206,7 @@ where
                 .clone()
                 .unwrap_or_else(Platform::host)
                 .normalized();
-            let child = platform_child(index, &wanted)?.clone();
+            let child = crate::pull::select_platform(index, &wanted)?.clone();
             Ok(plan(fetch(child).await?.raw, Vec::new()))
         }
     }

@@ -167,7 +167,7 @@ fn manifest_error(error: hoist_registry_client::RegistryError, reference: &Refer
 }
 
 /// The manifest of the platform wanted, from an index (Docker's error wording when none matches).
-fn select_platform<'a>(
+pub(crate) fn select_platform<'a>(
     index: &'a hoist_spec::ImageIndex,
     wanted: &Platform,
 ) -> Result<&'a Descriptor, OpsError> {
