@@ -46,6 +46,14 @@ YAML
   REG=127.0.0.1:$port
 }
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN {printf "%.2f\n", e - s}'; }
+# hsecs NAME CMD...: wall seconds of a hoist command (printed); its CPU seconds go to NAME.cpu (a file:
+# this runs inside $(...), where variables do not reach the caller).
+hsecs() {
+  local name=$1; shift
+  /usr/bin/time -f '%e %U %S' -o "$work/time.one" "$@" >/dev/null 2>&1
+  awk '{printf "%.2f\n", $2 + $3}' "$work/time.one" >>"$work/$name.cpu"
+  awk '{printf "%.2f\n", $1}' "$work/time.one"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 declare -A t
 record() { t[$1]="${t[$1]:-} $2"; }
@@ -61,10 +69,9 @@ for run in $(seq 1 "$RUNS"); do
   docker rmi "$r/bench/big:1" >/dev/null
   # The image Docker pushed (gzip layers) is the one every tool pulls.
   src=$r
-  src_dir=$work/reg$port/data
   rm -rf "$work/hoist-root"; HOIST_ROOT=$work/hoist-root "$hoist" load -q -i "$out/big.tar" >/dev/null
   registry; r=$REG; HOIST_ROOT=$work/hoist-root "$hoist" tag bench/big:1 "$r/bench/big:1"
-  record hoist-push "$(HOIST_ROOT=$work/hoist-root secs "$hoist" push "$r/bench/big:1")"
+  record hoist-push "$(HOIST_ROOT=$work/hoist-root hsecs hoist-push "$hoist" push "$r/bench/big:1")"
   registry; r=$REG
   record skopeo-push "$(secs skopeo copy -q --dest-tls-verify=false "docker-archive:$out/big.tar" "docker://$r/bench/big:1")"
   if ((have_podman)); then
@@ -80,26 +87,24 @@ for run in $(seq 1 "$RUNS"); do
   record docker-pull "$(secs docker pull "$src/bench/big:1")"
   docker rmi "$src/bench/big:1" >/dev/null
   rm -rf "$work/hoist-pull"
-  record hoist-pull "$(HOIST_ROOT=$work/hoist-pull secs "$hoist" pull "$src/bench/big:1")"
+  record hoist-pull "$(HOIST_ROOT=$work/hoist-pull hsecs hoist-pull "$hoist" pull "$src/bench/big:1")"
   rm -rf "$work/oci"
   record skopeo-to-oci "$(secs skopeo copy -q --src-tls-verify=false "docker://$src/bench/big:1" "oci:$work/oci:big")"
   registry; r=$REG
   record skopeo-from-oci "$(secs skopeo copy -q --dest-tls-verify=false "oci:$work/oci:big" "docker://$r/bench/big:1")"
   rm -rf "$work/hoist-oci"
-  record hoist-to-oci "$(HOIST_ROOT=$work/hoist-copy secs "$hoist" copy -q "docker://$src/bench/big:1" "oci:$work/hoist-oci:big")"
+  record hoist-to-oci "$(HOIST_ROOT=$work/hoist-copy hsecs hoist-to-oci "$hoist" copy -q "docker://$src/bench/big:1" "oci:$work/hoist-oci:big")"
   registry; r=$REG
-  record hoist-from-oci "$(HOIST_ROOT=$work/hoist-copy secs "$hoist" copy -q "oci:$work/hoist-oci:big" "docker://$r/bench/big:1")"
+  record hoist-from-oci "$(HOIST_ROOT=$work/hoist-copy hsecs hoist-from-oci "$hoist" copy -q "oci:$work/hoist-oci:big" "docker://$r/bench/big:1")"
   docker load -q -i "$out/big.tar" >/dev/null
 done
 
-# Single-stage floors over the same bytes: the gzip layers Docker pushed (last run's registry).
-find "$src_dir" -name data -size +1M -print0 >"$work/blobs"
-floor_sha=$(secs sh -c "xargs -0 cat <'$work/blobs' | sha256sum")
-floor_gunzip=$(secs sh -c "xargs -0 -n1 sh -c 'gzip -dc < \$0' <'$work/blobs' >/dev/null")
-floor_disk=$(secs sh -c "xargs -0 cat <'$work/blobs' >'$work/disk.out' && sync")
-bytes=$(xargs -0 cat <"$work/blobs" | wc -c)
-
-m() { echo "${t[$1]:-}" | tr ' ' '\n' | grep . | median; }
+m() {
+  case $1 in
+    *-cpu) median <"$work/${1%-cpu}.cpu" ;;
+    *) echo "${t[$1]:-}" | tr ' ' '\n' | grep . | median ;;
+  esac
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (a > 0 && b > 0 ? "%.1fx" : "n/a"), a / b}'; }
 echo
 echo "| operation (8 layers, 512 MiB, local distribution 2.8) | hoist | Docker 20.10 | ratio | skopeo | podman |"
@@ -112,6 +117,19 @@ echo "|---|---|---|---|"
 echo "| registry → oci: layout | $(m hoist-to-oci) s | $(m skopeo-to-oci) s | $(ratio "$(m skopeo-to-oci)" "$(m hoist-to-oci)") |"
 echo "| oci: layout → registry | $(m hoist-from-oci) s | $(m skopeo-from-oci) s | $(ratio "$(m skopeo-from-oci)" "$(m hoist-from-oci)") |"
 echo
-echo "Stage floors over the $((bytes >> 20)) MiB of gzip layers: sha256 ${floor_sha} s, gunzip ${floor_gunzip} s, write+sync ${floor_disk} s."
+# What bounds each hoist operation: CPU seconds over wall seconds says how busy the two cores were
+# (sha256, inflate, gzip); what is left is waiting on the registry (network) or the disk.
+bound() { # name
+  awk -v w="$(m "$1")" -v c="$(m "$1-cpu")" 'BEGIN {
+    u = (w > 0) ? c / w : 0
+    printf "%s s wall, %s s CPU (%.1f cores busy): %s", w, c, u,
+      (u >= 1.5) ? "CPU-bound on both cores" : (u >= 0.8) ? "CPU-bound on about one core" : "mostly waiting on the registry or the disk"
+  }'
+}
+echo
+echo "- hoist pull: $(bound hoist-pull) (sha256 of the gzip bytes, inflate + sha256 for diff IDs, tar scan)"
+echo "- hoist push: $(bound hoist-push) (gzip -1 where it pays, stored blocks elsewhere, sha256, upload)"
+echo "- hoist copy registry→oci: $(bound hoist-to-oci) (sha256 while writing; no inflate)"
+echo "- hoist copy oci→registry: $(bound hoist-from-oci) (the registry hashes and writes what it receives)"
 echo "Medians of $RUNS runs. hoist pull stores layers as received and unpacks on first use (no run command yet, so no pull+run figure)."
-echo "Every push starts from uncompressed layers (docker save); all tools gzip them (hoist at gzip level 1, once: the image keeps the gzip copy)."
+echo "Every push starts from uncompressed layers (docker save); all tools gzip them (hoist once, at level 1 with incompressible chunks stored; the image keeps the gzip copy)."

@@ -345,6 +345,136 @@ impl<W: Write> fmt::Debug for Compressor<W> {
     }
 }
 
+/// Gzips `input` into `out` for a push: deflate level 1 where it pays, stored blocks where it does not.
+///
+/// Each 1 MiB chunk is probed (its first 64 KiB compressed on the side); a chunk that does not shrink
+/// by 3% (already compressed files, random bytes) is written as stored deflate blocks, which costs a
+/// copy instead of a compressor's search. The output is one ordinary gzip member any reader accepts,
+/// and the same input always gives the same bytes (so the same digest on every push). Returns the
+/// number of bytes read.
+pub fn gzip_adaptive(mut input: impl Read, mut out: impl Write) -> io::Result<u64> {
+    use flate2::{Compress, FlushCompress};
+    const CHUNK: usize = 1 << 20;
+    const PROBE: usize = 64 << 10;
+    // Magic, deflate, no flags, no mtime (reproducible), no extra flags, OS unknown.
+    out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])?;
+    let fast = flate2::Compression::fast();
+    // Raw deflate: its blocks are spliced between stored blocks written here. Every switch ends the
+    // compressed run with a sync flush (byte-aligned, not final) and a reset, so no back-reference
+    // ever reaches into bytes the compressor did not see.
+    let mut deflate = Compress::new(fast, false);
+    let mut compressing = false;
+    let mut probe = Compress::new(fast, false);
+    let mut probe_out = vec![0u8; PROBE + PROBE / 8 + 1024];
+    let mut crc = flate2::Crc::new();
+    let mut total = 0u64;
+    let mut chunk = vec![0u8; CHUNK];
+    let mut buffer = vec![0u8; CHUNK + CHUNK / 8 + 1024];
+    loop {
+        let n = read_full(&mut input, &mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        let data = chunk.get(..n).unwrap_or_default();
+        crc.update(data);
+        total += n as u64;
+        let sample = data.get(..n.min(PROBE)).unwrap_or_default();
+        probe.reset();
+        probe
+            .compress(sample, &mut probe_out, FlushCompress::Finish)
+            .map_err(io::Error::other)?;
+        if (probe.total_out() as usize) * 100 < sample.len() * 97 {
+            deflate_into(
+                &mut deflate,
+                data,
+                FlushCompress::None,
+                &mut buffer,
+                &mut out,
+            )?;
+            compressing = true;
+        } else {
+            if compressing {
+                deflate_into(
+                    &mut deflate,
+                    &[],
+                    FlushCompress::Sync,
+                    &mut buffer,
+                    &mut out,
+                )?;
+                deflate.reset();
+                compressing = false;
+            }
+            for block in data.chunks(usize::from(u16::MAX)) {
+                write_stored_block(&mut out, block, false)?;
+            }
+        }
+    }
+    if compressing {
+        deflate_into(
+            &mut deflate,
+            &[],
+            FlushCompress::Sync,
+            &mut buffer,
+            &mut out,
+        )?;
+    }
+    write_stored_block(&mut out, &[], true)?;
+    out.write_all(&crc.sum().to_le_bytes())?;
+    out.write_all(&crc.amount().to_le_bytes())?;
+    Ok(total)
+}
+
+/// One stored deflate block (at a byte boundary): header bits, LEN, NLEN, the bytes.
+fn write_stored_block(out: &mut impl Write, data: &[u8], last: bool) -> io::Result<()> {
+    let len = u16::try_from(data.len()).map_err(io::Error::other)?;
+    out.write_all(&[u8::from(last)])?;
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(&(!len).to_le_bytes())?;
+    out.write_all(data)
+}
+
+/// Reads until `buffer` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match input.read(buffer.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Feeds `input` to the compressor with `flush`, writing everything it produces to `out`.
+fn deflate_into(
+    deflate: &mut flate2::Compress,
+    mut input: &[u8],
+    flush: flate2::FlushCompress,
+    buffer: &mut [u8],
+    out: &mut impl Write,
+) -> io::Result<()> {
+    loop {
+        let (read_before, written_before) = (deflate.total_in(), deflate.total_out());
+        let status = deflate
+            .compress(input, buffer, flush)
+            .map_err(io::Error::other)?;
+        let consumed = usize::try_from(deflate.total_in() - read_before).unwrap_or(0);
+        let produced = usize::try_from(deflate.total_out() - written_before).unwrap_or(0);
+        out.write_all(buffer.get(..produced).unwrap_or_default())?;
+        input = input.get(consumed..).unwrap_or_default();
+        let done = match flush {
+            flate2::FlushCompress::Finish => status == flate2::Status::StreamEnd,
+            flate2::FlushCompress::None => input.is_empty(),
+            _ => input.is_empty() && produced < buffer.len(),
+        };
+        if done {
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,5 +686,54 @@ mod tests {
                 .unwrap();
             assert!(decoded == data);
         }
+    }
+
+    #[test]
+    fn adaptive_gzip_round_trips_mixed_content_and_is_reproducible() {
+        use std::io::Read as _;
+        // Text (compressible), then pseudo-random bytes (not), then text again, across chunk edges.
+        let mut input = b"hoist layer text ".repeat(100_000);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..(3 << 20) / 8 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            input.extend_from_slice(&state.to_le_bytes());
+        }
+        input.extend_from_slice(&b"tail text ".repeat(50_000));
+        let mut first = Vec::new();
+        assert_eq!(
+            gzip_adaptive(&input[..], &mut first).expect("gzip"),
+            input.len() as u64
+        );
+        let mut second = Vec::new();
+        gzip_adaptive(&input[..], &mut second).expect("gzip");
+        assert_eq!(first, second, "same input, same bytes");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&first[..])
+            .read_to_end(&mut back)
+            .expect("a valid gzip stream");
+        assert_eq!(back, input);
+        // GNU gzip, a stricter reader, agrees.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("layer.gz");
+        std::fs::write(&file, &first).expect("write");
+        if let Ok(status) = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&file)
+            .status()
+        {
+            assert!(status.success(), "gzip -t rejects the stream");
+        }
+        // The random part is stored, the text compressed: smaller than the input, not by much.
+        assert!(first.len() < input.len());
+        assert!(first.len() > 3 << 20);
+        let mut empty = Vec::new();
+        gzip_adaptive(&b""[..], &mut empty).expect("gzip");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&empty[..])
+            .read_to_end(&mut back)
+            .expect("empty gzip");
+        assert!(back.is_empty());
     }
 }

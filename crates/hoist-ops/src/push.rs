@@ -331,9 +331,9 @@ struct Outgoing {
     pending: Option<hoist_store::PendingBlob>,
 }
 
-/// The layer as it should travel: itself when compressed, else a gzip copy made once (fast level: on
-/// a local network the link is quicker than the compressor). Deterministic, so a later push of the
-/// same bytes produces the same digest.
+/// The layer as it should travel: itself when compressed, else a gzip copy made once (level 1, and
+/// stored blocks for parts that do not compress: on a local network the link is quicker than the
+/// compressor). Deterministic, so a later push of the same bytes produces the same digest.
 async fn compressed_for_push(
     store: &hoist_store::Store,
     layer: &Descriptor,
@@ -351,10 +351,9 @@ async fn compressed_for_push(
             source_name: source.display().to_string(),
             error,
         };
-        let mut file = std::fs::File::open(&source).map_err(input_error)?;
-        let mut encoder = flate2::write::GzEncoder::new(ingest, flate2::Compression::fast());
-        std::io::copy(&mut file, &mut encoder).map_err(input_error)?;
-        let ingest = encoder.finish().map_err(input_error)?;
+        let file = std::fs::File::open(&source).map_err(input_error)?;
+        let mut ingest = ingest;
+        hoist_layer::compression::gzip_adaptive(file, &mut ingest).map_err(input_error)?;
         Ok(ingest.finish_unsynced()?)
     })
     .await
