@@ -30,8 +30,10 @@ use crate::storage::{ByteRange, ManifestReference, RegistryError, UploadId};
 
 /// Largest manifest accepted, as distribution limits it.
 const MANIFEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
-/// Read size when streaming blobs out.
-const STREAM_CHUNK: usize = 256 * 1024;
+/// Read size when streaming blobs out. Large on purpose: hyper's write buffer is capped (see
+/// `CONNECTION_READ_BUFFER`), so it flushes one chunk before it takes the next, and each flush should
+/// be one big write; with 256 KiB chunks blob GETs fell to 0.8x nginx, with 1 MiB they match it.
+const STREAM_CHUNK: usize = 1024 * 1024;
 const OCI_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
 /// The answer, or the error to answer with.
@@ -255,6 +257,25 @@ fn body_reader(body: Body) -> (impl AsyncRead + Send + Unpin, BodyFailure) {
         },
     );
     (StreamReader::new(Box::pin(chunks)), failure)
+}
+
+/// A blob body read one chunk ahead of the socket. hyper writes a chunk and only then asks for the
+/// next (its write buffer is bounded by the same per-connection limit that keeps uploads small), so
+/// without this the file read and the socket write would take turns.
+fn read_ahead<R: AsyncRead + Send + Unpin + 'static>(reader: R) -> Body {
+    let (chunks_in, chunks_out) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut chunks = ReaderStream::with_capacity(reader, STREAM_CHUNK);
+        while let Some(chunk) = chunks.next().await {
+            if chunks_in.send(chunk).await.is_err() {
+                break; // the client went away
+            }
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(
+        chunks_out,
+        |mut chunks_out| async move { chunks_out.recv().await.map(|chunk| (chunk, chunks_out)) },
+    ))
 }
 
 fn insert(response: &mut Response, name: &'static str, value: &str) {
@@ -515,7 +536,7 @@ impl Context<'_> {
                     }),
                 )
                 .await?;
-            Body::from_stream(ReaderStream::with_capacity(reader, STREAM_CHUNK))
+            read_ahead(reader)
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;

@@ -314,7 +314,8 @@ async fn serve_connections(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         // hyper's read buffer grows to ~400 KiB per connection under a fast upload; with hundreds
-        // of concurrent pushes that, not the data, would set the server's memory.
+        // of concurrent pushes that, not the data, would set the server's memory. The same cap
+        // bounds its write buffer, which blob GETs answer with large read-ahead chunks.
         .max_buf_size(CONNECTION_READ_BUFFER);
     builder
         .http2()
