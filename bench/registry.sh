@@ -2,7 +2,8 @@
 # hoist registry serve vs Debian's docker-registry (distribution 2.8) on the same machine and data, in one
 # run: manifest GET requests/s (wrk, 8 connections), blob GET throughput on a 64 MiB blob (with nginx
 # serving the same file as the static baseline), and docker push/pull of the 8-layer 512 MiB image.
-# Prints ratios. Needs root for apt-get (wrk, nginx-light) on a fresh machine.
+# Prints ratios. Needs root for apt-get (wrk, nginx-light) on a fresh machine. Both registries log errors
+# only (distribution's access log off, hoist at -l error), as a production setup behind a proxy would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -34,7 +35,7 @@ http: {addr: $DIST}
 YAML
 docker-registry serve "$work/dist.yml" >"$work/dist.log" 2>&1 &
 pids+=($!)
-HOIST_ROOT=$work/hoist-root HOIST_CONFIG=$out/daemon.json REGISTRY_HTTP_ADDR=$HOISTREG "$hoist" registry serve >"$work/hoist.log" 2>&1 &
+HOIST_ROOT=$work/hoist-root HOIST_CONFIG=$out/daemon.json REGISTRY_HTTP_ADDR=$HOISTREG "$hoist" registry serve -l error >"$work/hoist.log" 2>&1 &
 pids+=($!)
 for a in $DIST $HOISTREG; do
   for _ in $(seq 1 100); do curl -sf "http://$a/v2/" >/dev/null && break; sleep 0.1; done
