@@ -81,13 +81,36 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Runs `step` again while SQLite answers SQLITE_BUSY, for up to [`BUSY_TIMEOUT`].
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Opens the database with the settings every connection needs.
 pub(crate) fn open(db_path: &Path) -> Result<Connection> {
     let conn = Connection::open(db_path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL lets readers run beside one writer and is what makes several processes practical. The mode is
     // persistent in the file; setting it again is a no-op.
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+    //
+    // Switching a new database to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY at once
+    // (without the busy handler) when several handles create the same store together: retry that.
+    retry_while_busy(|| {
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+    })?;
     // NORMAL in WAL mode never corrupts; it may lose the last commits on power loss. GC makes everything
     // durable before it deletes blobs (see `gc::durability_barrier`), so a lost commit cannot leave an
     // image pointing at a deleted blob.
@@ -98,7 +121,10 @@ pub(crate) fn open(db_path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "cache_size", -32_000i64)?;
     // Enough cached statements for every query the store runs, so none is prepared twice.
     conn.set_prepared_statement_cache_capacity(64);
-    migrate(&conn, db_path)?;
+    retry_while_busy(|| match migrate(&conn, db_path) {
+        Err(StoreError::Sqlite(e)) => Err(e),
+        other => Ok(other),
+    })??;
     Ok(conn)
 }
 
