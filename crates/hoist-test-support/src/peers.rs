@@ -30,11 +30,21 @@ pub fn skip(test: &str, reason: &str) {
 
 /// Runs a peer command and returns (status, stdout, stderr).
 pub fn run(program: &str, args: &[&str]) -> (i32, String, String) {
-    match Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-    {
+    output(Command::new(program).args(args))
+}
+
+/// Runs the Docker CLI with its config in `config` (so `docker login` leaves ~/.docker alone) and
+/// returns (status, stdout, stderr).
+pub fn docker_in(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    output(
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_CONFIG", config),
+    )
+}
+
+fn output(command: &mut Command) -> (i32, String, String) {
+    match command.stdin(Stdio::null()).output() {
         Ok(o) => (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).into_owned(),

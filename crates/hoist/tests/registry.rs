@@ -4,34 +4,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::hoist;
 use hoist_test_support::cli::{TestHoist, path_str};
 use hoist_test_support::fixtures::{ImageFixture, busybox_layer, docker_archive};
-use hoist_test_support::peers::{docker_available, run, skip, skopeo_available};
+use hoist_test_support::peers::{docker_available, docker_in, run, skip, skopeo_available};
 use hoist_test_support::registry::{Served, serve_hoist};
 
 fn serve(h: &TestHoist, env: &[(&str, String)]) -> Served {
     serve_hoist(h, "registry-data", env)
-}
-
-/// The Docker CLI with its config in `dir` (so `docker login` leaves ~/.docker alone).
-fn docker_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    match Command::new("docker")
-        .args(args)
-        .env("DOCKER_CONFIG", dir)
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(o) => (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        ),
-        Err(e) => (-1, String::new(), e.to_string()),
-    }
 }
 
 fn must(r: (i32, String, String), what: &str) -> String {

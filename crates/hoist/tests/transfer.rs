@@ -9,7 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use hoist_layer::builder::LayerBuilder;
@@ -17,7 +17,7 @@ use hoist_spec::Digest;
 use hoist_test_support::cli::{Run, TestHoist, path_str};
 use hoist_test_support::faults::{CannedResponse, Direction, FaultProxy, SeenRequest};
 use hoist_test_support::fixtures::{ImageFixture, busybox_layer, docker_archive, layer};
-use hoist_test_support::peers::{docker_available, run, skip};
+use hoist_test_support::peers::{docker_available, docker_in, run, skip};
 use hoist_test_support::registry::{
     Served, distribution_available, free_port, serve_distribution, serve_hoist,
 };
@@ -524,22 +524,6 @@ fn push_and_pull_round_trip_with_distribution() {
 
 // ---------------------------------------------------------------------------------------------------
 // 3: the Docker Engine pulls what hoist pushed, and hoist pulls what Docker pushed.
-
-fn docker_in(config: &Path, args: &[&str]) -> (i32, String, String) {
-    match Command::new("docker")
-        .args(args)
-        .env("DOCKER_CONFIG", config)
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(o) => (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        ),
-        Err(e) => (-1, String::new(), e.to_string()),
-    }
-}
 
 fn docker_ok(config: &Path, args: &[&str]) -> String {
     let (status, out, err) = docker_in(config, args);
