@@ -149,12 +149,6 @@ pub async fn copy(
 
 // ---- manifests to copy ----
 
-/// One manifest as fetched or read, with its bytes kept.
-#[derive(Debug, Clone)]
-struct Fetched {
-    raw: RawManifest,
-}
-
 /// What to write for a top manifest: the manifests (children first, the top last) and the blobs
 /// of the image manifests among them.
 fn plan(top: RawManifest, children: Vec<RawManifest>) -> (Vec<RawManifest>, Vec<Descriptor>) {
@@ -187,7 +181,7 @@ async fn resolve<F, Fut>(
 ) -> Result<(Vec<RawManifest>, Vec<Descriptor>), OpsError>
 where
     F: Fn(Descriptor) -> Fut,
-    Fut: std::future::Future<Output = Result<Fetched, OpsError>>,
+    Fut: std::future::Future<Output = Result<RawManifest, OpsError>>,
 {
     match &top.manifest {
         Manifest::Image(_) => Ok(plan(top, Vec::new())),
@@ -195,7 +189,7 @@ where
             let mut children = Vec::new();
             for child in &index.manifests {
                 if media_type::kind(&child.media_type) == media_type::Kind::Manifest {
-                    children.push(fetch(child.clone()).await?.raw);
+                    children.push(fetch(child.clone()).await?);
                 }
             }
             Ok(plan(top, children))
@@ -207,7 +201,7 @@ where
                 .unwrap_or_else(Platform::host)
                 .normalized();
             let child = crate::pull::select_platform(index, &wanted)?.clone();
-            Ok(plan(fetch(child).await?.raw, Vec::new()))
+            Ok(plan(fetch(child).await?, Vec::new()))
         }
     }
 }
@@ -215,13 +209,11 @@ where
 async fn fetch_from_registry(
     repository: &Repository,
     descriptor: Descriptor,
-) -> Result<Fetched, OpsError> {
+) -> Result<RawManifest, OpsError> {
     let fetched = repository
         .get_manifest(&ManifestRef::Digest(descriptor.digest.clone()), &[])
         .await?;
-    Ok(Fetched {
-        raw: parse_manifest(fetched.bytes, Some(&fetched.media_type))?,
-    })
+    parse_manifest(fetched.bytes, Some(&fetched.media_type))
 }
 
 // ---- registry → registry ----
@@ -384,7 +376,7 @@ async fn copy_referrers(
     };
     for descriptor in referrers.index.manifests {
         let fetched = fetch_from_registry(source, descriptor.clone()).await?;
-        let (manifests, blobs) = plan(fetched.raw, Vec::new());
+        let (manifests, blobs) = plan(fetched, Vec::new());
         send_blobs(target, &blobs, events, |d| {
             let source = source.clone();
             async move {
@@ -661,7 +653,7 @@ async fn layout_to_registry(
 ) -> Result<Digest, OpsError> {
     let top = layout_top(dir, name)?;
     let (manifests, blobs) = resolve(top, options, |d| {
-        let result = read_layout_manifest(dir, &d).map(|raw| Fetched { raw });
+        let result = read_layout_manifest(dir, &d);
         async move { result }
     })
     .await?;
