@@ -15,6 +15,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -39,7 +40,29 @@ pub struct ApplyOptions {
     /// Set extended attributes from PAX `SCHILY.xattr.*` records. Best effort: failures (an unprivileged
     /// `security.*` attribute, a filesystem without xattrs) are counted, not fatal.
     pub apply_xattrs: bool,
+    /// What whiteouts and opaque markers do.
+    pub whiteouts: WhiteoutMode,
 }
+
+/// How [`apply_layer`] treats whiteouts (`.wh.NAME`) and opaque markers (`.wh..wh..opq`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhiteoutMode {
+    /// Remove what lower layers left in the tree: the layer is applied onto the union of the layers below.
+    #[default]
+    Remove,
+    /// Write the layer into its own (empty) directory as an overlayfs lower or upper directory: a whiteout
+    /// becomes a character device 0/0 named NAME, an opaque marker sets the xattr `trusted.overlay.opaque`
+    /// to `y` on its directory. Both need privileges (`mknod` of a whiteout needs Linux 5.8 or
+    /// `CAP_MKNOD`, `trusted.*` xattrs need `CAP_SYS_ADMIN`); failures are errors, since a lower directory
+    /// without them would show deleted files.
+    Overlay,
+}
+
+/// The xattr overlayfs reads to tell an opaque directory.
+pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// The namespace of every xattr overlayfs interprets.
+pub const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
 
 impl Default for ApplyOptions {
     /// What an unprivileged process can do.
@@ -48,6 +71,7 @@ impl Default for ApplyOptions {
             preserve_owners: false,
             create_devices: false,
             apply_xattrs: true,
+            whiteouts: WhiteoutMode::Remove,
         }
     }
 }
@@ -60,6 +84,7 @@ impl ApplyOptions {
             preserve_owners: root,
             create_devices: root,
             apply_xattrs: true,
+            whiteouts: WhiteoutMode::Remove,
         }
     }
 }
@@ -564,20 +589,45 @@ impl Applier<'_> {
         let Some(name) = target.file_name() else {
             return Ok(());
         };
-        let Some(parent) = self.resolve(info, &target.parent(), false)? else {
+        let overlay = self.options.whiteouts == WhiteoutMode::Overlay;
+        // In overlay format the whiteout device must exist even where this layer has no parent entry.
+        let Some(parent) = self.resolve(info, &target.parent(), overlay)? else {
             return Ok(());
         };
         let real = parent.join(name);
+        // A whiteout hides what lower layers have, never what this layer added.
         if self.touched.contains(&real) {
             return Ok(());
         }
         let host = self.host(&real);
         self.clear_slot(info, &host, false)?;
+        if overlay {
+            rustix::fs::mknodat(
+                CWD,
+                &host,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rustix::fs::makedev(0, 0),
+            )
+            .map_err(|e| apply_error(info, "creating whiteout device", &host)(e.into()))?;
+            if self.options.preserve_owners {
+                let (uid, gid) = owner(info)?;
+                std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(apply_error(
+                    info,
+                    "changing owner of",
+                    &host,
+                ))?;
+            }
+            self.touched.insert(real);
+        }
         Ok(())
     }
 
     fn opaque(&mut self, info: &EntryInfo, dir: &LayerPath) -> Result<(), LayerError> {
         self.stats.opaque_dirs += 1;
+        if self.options.whiteouts == WhiteoutMode::Overlay {
+            return self.mark_opaque(info, dir);
+        }
         let real = match dir.file_name() {
             None => PathBuf::new(),
             Some(name) => {
@@ -637,11 +687,38 @@ impl Applier<'_> {
         Ok(())
     }
 
+    /// Overlay format: the directory keeps this layer's content and says "hide the lower ones" by xattr.
+    fn mark_opaque(&mut self, info: &EntryInfo, dir: &LayerPath) -> Result<(), LayerError> {
+        let real = match dir.file_name() {
+            None => PathBuf::new(),
+            Some(name) => self.resolve_parent(info, &dir.parent())?.join(name),
+        };
+        let host = self.host(&real);
+        match fs::symlink_metadata(&host) {
+            Ok(meta) if meta.is_dir() => {}
+            // Not a directory (a symlink is not followed): nothing below it to hide.
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                create_dir(&host, 0o755).map_err(apply_error(info, "creating directory", &host))?;
+                self.touched.insert(real);
+            }
+            Err(e) => return Err(apply_error(info, "inspecting", &host)(e)),
+        }
+        rustix::fs::lsetxattr(&host, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
+            .map_err(|e| apply_error(info, "marking opaque", &host)(e.into()))
+    }
+
     fn set_xattrs(&mut self, info: &EntryInfo, target: XattrTarget<'_>) {
         if !self.options.apply_xattrs {
             return;
         }
+        let overlay = self.options.whiteouts == WhiteoutMode::Overlay;
         for (name, value) in &info.xattrs {
+            // In overlay format these would be read by the kernel as overlayfs metadata (redirects,
+            // metacopy, opacity): a layer states opacity only with its `.wh..wh..opq` marker.
+            if overlay && name.as_bytes().starts_with(OVERLAY_XATTR_PREFIX.as_bytes()) {
+                continue;
+            }
             let result = match target {
                 XattrTarget::File(file) => {
                     rustix::fs::fsetxattr(file, name.as_os_str(), value, XattrFlags::empty())
@@ -773,6 +850,16 @@ fn apply_error<'a>(
 mod tests {
     use super::*;
 
+    /// True when running as root; otherwise prints why the calling test is skipped.
+    #[allow(clippy::print_stderr)]
+    fn root_or_skip(reason: &str) -> bool {
+        let root = rustix::process::geteuid().is_root();
+        if !root {
+            eprintln!("skipped: {reason}");
+        }
+        root
+    }
+
     #[test]
     fn open_dir_beneath_refuses_symlinked_components() {
         let dir = tempfile::tempdir().unwrap();
@@ -854,5 +941,91 @@ mod tests {
             owner(&info),
             Err(LayerError::InvalidHeader { field: "uid", .. })
         ));
+    }
+
+    fn overlay_options() -> ApplyOptions {
+        ApplyOptions {
+            whiteouts: WhiteoutMode::Overlay,
+            ..ApplyOptions::for_current_process()
+        }
+    }
+
+    fn opaque_value(path: &Path) -> Option<Vec<u8>> {
+        let mut value = [0u8; 8];
+        rustix::fs::lgetxattr(path, OVERLAY_OPAQUE_XATTR, &mut value)
+            .ok()
+            .map(|n| value[..n].to_vec())
+    }
+
+    #[test]
+    fn overlay_mode_writes_whiteout_devices_and_opaque_xattrs() {
+        if !root_or_skip("overlay format needs root (mknod 0/0, trusted.* xattrs)") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let tar = crate::LayerBuilder::from_text(
+            "d etc 755\nf etc/keep 644 k\nw etc/gone\nw deep/er/gone\nd var 755\no var\nf var/new 600 n\no fresh\n\
+             f added 644 a\nw added\n",
+        )
+        .unwrap()
+        .entry(
+            crate::LayerEntry::file("etc/forged", "f", 0o644)
+                .xattr("trusted.overlay.redirect", b"/x".to_vec()),
+        )
+        .build();
+        let stats = apply_layer(&tar[..], root, &overlay_options()).unwrap();
+        assert_eq!((stats.whiteouts, stats.opaque_dirs), (3, 2));
+        for path in ["etc/gone", "deep/er/gone"] {
+            let meta = fs::symlink_metadata(root.join(path)).unwrap();
+            assert!(
+                std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()),
+                "{path}"
+            );
+            assert_eq!(std::os::unix::fs::MetadataExt::rdev(&meta), 0, "{path}");
+        }
+        // A whiteout never hides what its own layer added.
+        assert_eq!(fs::read(root.join("added")).unwrap(), b"a");
+        assert_eq!(opaque_value(&root.join("var")).as_deref(), Some(&b"y"[..]));
+        assert_eq!(
+            opaque_value(&root.join("fresh")).as_deref(),
+            Some(&b"y"[..])
+        );
+        assert!(root.join("fresh").is_dir());
+        // The opaque directory keeps its layer's own content.
+        assert_eq!(fs::read(root.join("var/new")).unwrap(), b"n");
+        assert_eq!(opaque_value(&root.join("etc")), None);
+        // Layers cannot smuggle overlayfs metadata through PAX records.
+        let mut value = [0u8; 8];
+        assert!(
+            rustix::fs::lgetxattr(
+                root.join("etc/forged"),
+                "trusted.overlay.redirect",
+                &mut value
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn remove_mode_is_the_default_and_still_deletes() {
+        assert_eq!(ApplyOptions::default().whiteouts, WhiteoutMode::Remove);
+        assert_eq!(
+            ApplyOptions::for_current_process().whiteouts,
+            WhiteoutMode::Remove
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let lower = crate::LayerBuilder::from_text("d a 755\nf a/x 644 x\nf b 644 b\n")
+            .unwrap()
+            .build();
+        let upper = crate::LayerBuilder::from_text("w b\no a\n")
+            .unwrap()
+            .build();
+        let options = ApplyOptions::default();
+        apply_layer(&lower[..], dir.path(), &options).unwrap();
+        apply_layer(&upper[..], dir.path(), &options).unwrap();
+        assert!(!dir.path().join("b").exists());
+        assert!(!dir.path().join("a/x").exists());
+        assert!(dir.path().join("a").is_dir());
     }
 }

@@ -17,9 +17,12 @@ pub mod error;
 pub mod path;
 pub mod safety;
 pub mod scan;
+pub mod tree;
 
 pub use analyze::{LayerAnalyzer, LayerFacts, analyze_bytes};
-pub use apply::{ApplyOptions, ApplyStats, apply_layer};
+pub use apply::{
+    ApplyOptions, ApplyStats, OVERLAY_OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, WhiteoutMode, apply_layer,
+};
 pub use builder::{LayerBuilder, LayerEntry, SpecError, StreamingLayerWriter};
 pub use compression::{Compression, Compressor, Decompressor, auto_decompress, sniffed_reader};
 pub use digest::{
