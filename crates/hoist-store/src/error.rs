@@ -55,6 +55,14 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    /// Another container already has this name.
+    #[error(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
+    )]
+    ContainerNameInUse { name: String, id: String },
+    /// No container with this ID is stored.
+    #[error("No such container: {id}")]
+    ContainerNotFound { id: String },
     /// A [`crate::WriteGuard`] taken on one store was passed to another.
     #[error("write guard belongs to the store at {guard_root}, not {store_root}")]
     ForeignGuard {

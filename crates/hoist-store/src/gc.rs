@@ -18,6 +18,7 @@ use crate::blobs::{hash_reader, io_buffer};
 use crate::error::{Result, io_error};
 use crate::metadata::{digest_at, now_nanos};
 use crate::model::{BlobReference, CheckReport, CorruptBlob, GcReport, MissingBlob, RemovedBlob};
+use crate::snapshot::{TEMP_PREFIX, chain_ids};
 
 impl Store {
     /// Deletes every blob that no image (config, manifest, layers) and no pin references, and every
@@ -89,7 +90,55 @@ impl Store {
             report.reclaimed += meta.len();
             report.temp_files_removed += 1;
         }
+
+        self.gc_layer_snapshots(dry_run, &mut report)?;
         Ok(report)
+    }
+
+    /// Removes layer snapshots that no stored image uses and no container snapshot lists, and the
+    /// `.tmp-*` directories of interrupted snapshot builders (none is running: they hold the shared lock).
+    fn gc_layer_snapshots(&self, dry_run: bool, report: &mut GcReport) -> Result<()> {
+        let mut keep: HashSet<String> = self.layers_listed_by_containers()?.into_iter().collect();
+        for diff_ids in image_diff_ids(&self.conn())? {
+            keep.extend(chain_ids(&diff_ids).iter().map(|c| c.hex().to_owned()));
+        }
+        for dir in [
+            self.snapshots_dir(),
+            self.layer_snapshots_dir(),
+            self.container_snapshots_dir(),
+        ] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("list", &dir)(e)),
+            };
+            let is_layers = dir == self.layer_snapshots_dir();
+            // Directly under snapshots/: `layers`, `containers`, `driver`, and maybe leftovers.
+            let is_top = dir == self.snapshots_dir();
+            for entry in entries {
+                let entry = entry.map_err(io_error("list", &dir))?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let temporary = name.starts_with(TEMP_PREFIX);
+                // Container snapshots belong to their containers; only leftovers go here.
+                if !temporary && (is_top || !is_layers || keep.contains(name.as_ref())) {
+                    continue;
+                }
+                let path = entry.path();
+                if !dry_run {
+                    let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        fs::remove_dir_all(&path)
+                    } else {
+                        fs::remove_file(&path)
+                    };
+                    removed.map_err(io_error("remove snapshot", &path))?;
+                }
+                if !temporary {
+                    report.layer_snapshots_removed += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Re-hashes every blob (streaming, one buffer reused) and reports files whose content does not match
@@ -174,6 +223,28 @@ fn durability_barrier(conn: &Connection) -> Result<()> {
     })();
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     result
+}
+
+/// The DiffIDs of every stored image's layers, base first.
+fn image_diff_ids(conn: &Connection) -> Result<Vec<Vec<Digest>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT il.image, l.diff_id FROM image_layers il JOIN layers l ON l.id = il.layer
+         ORDER BY il.image, il.position",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut images: Vec<Vec<Digest>> = Vec::new();
+    let mut current = None;
+    while let Some(row) = rows.next()? {
+        let image: i64 = row.get(0)?;
+        if current != Some(image) {
+            current = Some(image);
+            images.push(Vec::new());
+        }
+        if let Some(layers) = images.last_mut() {
+            layers.push(digest_at(row, 1)?);
+        }
+    }
+    Ok(images)
 }
 
 /// Every blob metadata keeps alive: image configs and manifests, layer blobs, pins.

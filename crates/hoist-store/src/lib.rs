@@ -8,6 +8,7 @@
 //! ingest/              temporary files of blobs being written (removed by GC)
 //! hoist.db             SQLite metadata (WAL mode): images, layers, tags, repository digests, pins
 //! lock                 shared by writers, exclusive for GC
+//! snapshots/           unpacked layers and container snapshots (see the `snapshot` module)
 //! ```
 //!
 //! The store keeps data consistent and offers primitives; what `rmi`, `images` or `prune` mean is the
@@ -19,12 +20,14 @@
 //! instant therefore leaves at worst a temporary file or an unreferenced blob, both of which GC removes.
 
 mod blobs;
+mod containers;
 mod error;
 mod gc;
 mod lock;
 mod metadata;
 pub mod model;
 mod schema;
+mod snapshot;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,12 +36,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::Connection;
 
 pub use blobs::{Ingest, PendingBlob, Resumed};
+pub use containers::ContainerRecord;
 pub use error::{Result, StoreError};
 pub use lock::WriteGuard;
 pub use metadata::ListingDetail;
 pub use model::{
     BlobReference, CheckReport, CorruptBlob, GcReport, ImageListing, ImageRecord, LayerRecord,
     LayerUsage, MissingBlob, RemovedBlob, RepoDigest, StoreCounts,
+};
+pub use snapshot::{
+    Change, ChangeKind, RootfsLayout, StorageDriver, UnknownStorageDriver, chain_ids,
 };
 
 use error::io_error;

@@ -113,6 +113,9 @@ pub struct GcReport {
     pub temp_files_removed: u64,
     /// Bytes freed: the removed blobs plus the temporary files.
     pub reclaimed: u64,
+    /// Unpacked layers (`snapshots/layers/<chain-id>`) that no image uses and no container snapshot
+    /// lists. Their bytes are not counted in `reclaimed`.
+    pub layer_snapshots_removed: u64,
 }
 
 /// Who references a blob, as reported by [`crate::Store::check`] when the blob is missing.

@@ -76,6 +76,19 @@ const MIGRATIONS: &[&str] = &[
         value INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 2: containers. `config` and `state` are JSON the operations layer owns; the store only keeps names
+    // unique and answers lookups.
+    "
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        image TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        state TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX containers_image ON containers (image);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -382,7 +382,7 @@ fn schema_is_versioned_and_newer_databases_are_refused() -> TestResult {
     drop(store);
     let conn = rusqlite::Connection::open(&db_path)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
     assert_eq!(mode, "wal");
 
@@ -395,6 +395,15 @@ fn schema_is_versioned_and_newer_databases_are_refused() -> TestResult {
     assert_eq!(store.counts()?.images, 1);
     drop(store);
 
+    // A version 1 database (before containers) is migrated, keeping its images.
+    let conn = rusqlite::Connection::open(&db_path)?;
+    conn.execute_batch("DROP TABLE containers; PRAGMA user_version = 1;")?;
+    drop(conn);
+    let store = Store::open(dir.path())?;
+    assert_eq!(store.counts()?.images, 1);
+    assert!(store.list_containers()?.is_empty());
+    drop(store);
+
     let conn = rusqlite::Connection::open(&db_path)?;
     conn.pragma_update(None, "user_version", 99)?;
     drop(conn);
@@ -402,7 +411,7 @@ fn schema_is_versioned_and_newer_databases_are_refused() -> TestResult {
         Err(StoreError::UnsupportedSchema {
             path,
             found: 99,
-            supported: 1,
+            supported: 2,
         }) => assert_eq!(path, db_path),
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
