@@ -1,0 +1,106 @@
+//! The container specification the caller writes to a file and both init stages read back.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::RuntimeError;
+
+/// Everything the runtime needs to start one container process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// Where the root filesystem comes from.
+    pub rootfs: Rootfs,
+    /// An existing empty directory the root is mounted on, inside the container's own mount namespace
+    /// (the host never sees the mount).
+    pub mount_point: PathBuf,
+    /// argv; `args[0]` without a `/` is searched in `PATH` from `env`, inside the root.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries, final except `HOME`, which is added from the user's passwd entry when absent.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the root; created (root-owned, 0755) when missing, as Docker does.
+    pub cwd: String,
+    /// `""`, `name`, `uid`, `name:group`, `uid:gid`; names are looked up in the root's /etc/passwd and
+    /// /etc/group with runc's rules (an empty user means uid 0).
+    pub user: String,
+    /// Hostname set in the container's UTS namespace.
+    pub hostname: String,
+    /// Network namespace choice.
+    pub network: NetworkMode,
+    /// Bind mounts, applied in order after /proc, /sys and /dev.
+    pub mounts: Vec<BindMount>,
+    /// stdin is a pty slave: the process becomes a session leader with it as controlling terminal.
+    pub tty: bool,
+    /// Memory limit in bytes.
+    pub memory_limit: Option<u64>,
+    /// CPU bandwidth limit.
+    pub cpu_quota: Option<CpuQuota>,
+    /// Name of the cgroup created (when a limit is set) under the runtime's parent cgroup and removed
+    /// after the container exits, e.g. `hoist-<id>`.
+    pub cgroup_name: String,
+}
+
+/// The container's root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rootfs {
+    /// An overlay mount; `lowers` top layer first, as overlayfs' `lowerdir` lists them.
+    Overlay {
+        lowers: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+    },
+    /// A private directory bind-mounted as the root (the copying "vfs" snapshotter).
+    Directory(PathBuf),
+}
+
+/// Which network namespace the container uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// A new network namespace with only the loopback interface, up.
+    Isolated,
+    /// The caller's network namespace.
+    Host,
+}
+
+/// A host file or directory mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindMount {
+    /// Absolute host path.
+    pub source: PathBuf,
+    /// Absolute path inside the container; created (as a file or directory, like the source) if missing.
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// CFS bandwidth: `quota_us` of CPU time per `period_us` (`--cpus 1.5` is 150000 per 100000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuQuota {
+    pub quota_us: i64,
+    pub period_us: u64,
+}
+
+impl ContainerSpec {
+    /// Writes the spec as JSON to `path` (the file [`crate::start`] is given).
+    pub fn save(&self, path: &Path) -> Result<(), RuntimeError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|source| RuntimeError::SpecEncode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        std::fs::write(path, json).map_err(|source| RuntimeError::SpecWrite {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a spec written by [`ContainerSpec::save`].
+    pub fn load(path: &Path) -> Result<Self, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::SpecRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| RuntimeError::SpecParse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
