@@ -35,7 +35,7 @@ http: {addr: $DIST}
 YAML
 docker-registry serve "$work/dist.yml" >"$work/dist.log" 2>&1 &
 pids+=($!)
-HOIST_ROOT=$work/hoist-root HOIST_CONFIG=$out/daemon.json REGISTRY_HTTP_ADDR=$HOISTREG "$hoist" registry serve -l error >"$work/hoist.log" 2>&1 &
+HOIST_ROOT=$work/hoist-root HOIST_CONFIG=$out/daemon.json REGISTRY_HTTP_ADDR=$HOISTREG "$hoist" -l error registry serve >"$work/hoist.log" 2>&1 &
 pids+=($!)
 for a in $DIST $HOISTREG; do
   for _ in $(seq 1 100); do curl -sf "http://$a/v2/" >/dev/null && break; sleep 0.1; done

@@ -11,10 +11,17 @@ use crate::{Hoist, OpsError};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiskUsage {
     pub images: usize,
-    /// Images used by containers (none until containers exist).
+    /// Images used by containers.
     pub active_images: usize,
+    pub containers: usize,
+    pub running_containers: usize,
+    /// Bytes in the containers' writable layers, and in those of stopped ones.
+    pub containers_size: u64,
+    pub containers_reclaimable: u64,
     /// Bytes of all distinct layers.
     pub layers_size: u64,
+    /// Bytes of the layers no image in use by a container has.
+    pub images_reclaimable: u64,
     /// Rows for `-v`: one per tag, with shared and unique sizes.
     pub rows: Vec<ImageRow>,
 }
@@ -49,14 +56,42 @@ pub fn disk_usage(hoist: &Hoist) -> Result<DiskUsage, OpsError> {
             ..Default::default()
         },
     )?;
+    let mut users: HashMap<Digest, u64> = HashMap::new();
+    let mut usage = DiskUsage::default();
+    for record in hoist.store.list_containers()? {
+        let container = crate::container::Container::from_record(record)?;
+        *users.entry(container.image.clone()).or_default() += 1;
+        let (rw, _) = hoist.store.container_sizes(&container.id).unwrap_or((0, 0));
+        usage.containers += 1;
+        usage.containers_size += rw;
+        if container.is_running() {
+            usage.running_containers += 1;
+        } else {
+            usage.containers_reclaimable += rw;
+        }
+    }
     for row in &mut rows {
         row.shared_size = Some(shared.get(&row.id).copied().unwrap_or(0));
-        row.containers = Some(0);
+        row.containers = Some(users.get(&row.id).copied().unwrap_or(0));
     }
+    usage.active_images = listings
+        .iter()
+        .filter(|l| users.contains_key(&l.id))
+        .count();
+    let in_use: std::collections::HashSet<(&Digest, &Digest)> = listings
+        .iter()
+        .filter(|l| users.contains_key(&l.id))
+        .flat_map(|l| l.layers.iter().map(|x| (&x.diff_id, &x.blob)))
+        .collect();
+    usage.images_reclaimable = layer_size
+        .iter()
+        .filter(|(k, _)| !in_use.contains(*k))
+        .map(|(_, size)| *size)
+        .sum();
     Ok(DiskUsage {
         images: listings.len(),
-        active_images: 0,
         layers_size,
         rows,
+        ..usage
     })
 }

@@ -66,4 +66,31 @@ pub enum OpsError {
     Registry(#[from] hoist_registry_client::RegistryError),
     #[error(transparent)]
     Credentials(#[from] hoist_credentials::Error),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("multiple IDs found with provided prefix: {0}")]
+    AmbiguousContainer(String),
+    #[error("container {id} is damaged: {message}")]
+    ContainerDamaged { id: String, message: String },
+    #[error(
+        "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
+    )]
+    ContainerRunning { id: String },
+    #[error("Cannot kill container: {name}: Container {id} is not running")]
+    NotRunning { name: String, id: String },
+    #[error("container {id} is already running")]
+    AlreadyRunning { id: String },
+    /// A detached start that failed, as its monitor recorded it.
+    #[error("{message}")]
+    StartFailed { message: String, exit_code: i32 },
+    #[error("No command specified")]
+    NoCommand,
+    /// A flag value Docker would refuse (`-v`, `--network`, `--env-file`, `-m`, ...).
+    #[error("{0}")]
+    InvalidOption(String),
+    /// `rmi` of an image a container uses.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Runtime(#[from] hoist_runtime::RuntimeError),
 }

@@ -4,6 +4,7 @@
 //! The CLI (and later the Engine API socket) are thin front ends over this crate; nothing here prints.
 
 pub mod change;
+pub mod container;
 pub mod copy;
 pub mod df;
 pub mod docker_config;
@@ -58,6 +59,10 @@ pub struct Settings {
     pub no_proxy: Option<String>,
     /// Where Docker's client config.json (credentials) lives: `$DOCKER_CONFIG` or `~/.docker`.
     pub docker_config_dir: PathBuf,
+    /// daemon.json `storage-driver` (or `HOIST_STORAGE_DRIVER`): `overlay2` or `vfs`; probed when unset.
+    pub storage_driver: Option<String>,
+    /// hoist's own executable, re-executed as the container runtime (`__init`) and monitor (`__monitor`).
+    pub self_exe: PathBuf,
 }
 
 /// An open store plus the settings: what every operation works on.

@@ -64,6 +64,32 @@ pub fn remove_image(
     let id = found.id.clone();
     let mut events = Vec::new();
     let by_name = !matches!(found.named, Named::Id) && !lookup::is_id_prefix(&id, input);
+    let users = container_users(hoist, &id)?;
+    if let Some((container, true)) = users.iter().find(|(_, running)| *running).cloned()
+        && !(by_name && reference_count(hoist, &id)? > 1)
+        && !(by_name && force)
+    {
+        return Err(OpsError::Conflict(format!(
+            "conflict: unable to delete {} (cannot be forced) - image is being used by running container {container}",
+            id.short()
+        )));
+    }
+    if let Some((container, _)) = users.first()
+        && !force
+    {
+        if by_name && reference_count(hoist, &id)? == 1 {
+            return Err(OpsError::Conflict(format!(
+                "conflict: unable to remove repository reference \"{input}\" (must force) - container {container} is using its referenced image {}",
+                id.short()
+            )));
+        }
+        if !by_name {
+            return Err(OpsError::Conflict(format!(
+                "conflict: unable to delete {} (must be forced) - image is being used by stopped container {container}",
+                id.short()
+            )));
+        }
+    }
     if by_name {
         match &found.named {
             Named::Tag(r) => {
@@ -98,7 +124,10 @@ pub fn remove_image(
             }
             Named::Id => {}
         }
-        if !hoist.store.tags_of(&id)?.is_empty() || !hoist.store.repo_digests_of(&id)?.is_empty() {
+        if !hoist.store.tags_of(&id)?.is_empty()
+            || !hoist.store.repo_digests_of(&id)?.is_empty()
+            || !users.is_empty()
+        {
             return Ok(events);
         }
         delete_image(hoist, &id, prune, true, &mut events)?;
@@ -200,6 +229,24 @@ fn delete_image(
     Ok(reclaimed)
 }
 
+/// The containers created from `image` (short IDs) and whether each is running.
+fn container_users(hoist: &Hoist, image: &Digest) -> Result<Vec<(String, bool)>, OpsError> {
+    hoist
+        .store
+        .containers_using_image(image)?
+        .into_iter()
+        .map(|id| {
+            let c = crate::container::load(hoist, &id)?;
+            Ok((c.short_id().to_owned(), c.is_running()))
+        })
+        .collect()
+}
+
+/// Tags plus repository digests naming the image.
+fn reference_count(hoist: &Hoist, image: &Digest) -> Result<usize, OpsError> {
+    Ok(hoist.store.tags_of(image)?.len() + hoist.store.repo_digests_of(image)?.len())
+}
+
 fn key(l: &LayerRecord) -> (Digest, Digest) {
     (l.diff_id.clone(), l.blob.clone())
 }
@@ -241,7 +288,9 @@ pub fn prune_images(hoist: &Hoist, all: bool, filters: &Filters) -> Result<Prune
         if until.iter().any(|u| created >= *u) || !filters.labels_match(&l.labels) {
             continue;
         }
-        if !hoist.store.children_of(&l.id)?.is_empty() {
+        if !hoist.store.children_of(&l.id)?.is_empty()
+            || !hoist.store.containers_using_image(&l.id)?.is_empty()
+        {
             continue;
         }
         untag_all(hoist, &l.id, &mut report.events)?;

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::{cmd_archive, cmd_auth, cmd_images, cmd_registry, cmd_system, cmd_transfer, settings};
+use crate::{
+    cmd_archive, cmd_auth, cmd_container, cmd_images, cmd_registry, cmd_system, cmd_transfer,
+    settings,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,8 +23,9 @@ pub(crate) struct Cli {
     /// Enable debug output
     #[arg(short = 'D', long, global = true)]
     pub debug: bool,
-    /// Set the logging level ("debug"|"info"|"warn"|"error")
-    #[arg(short = 'l', long, global = true, value_name = "LEVEL")]
+    /// Set the logging level ("debug"|"info"|"warn"|"error"); before the command, as in Docker, whose
+    /// `run -l` and `ps -l` mean other things
+    #[arg(short = 'l', long, value_name = "LEVEL")]
     pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -73,6 +77,284 @@ pub(crate) enum Command {
     Registry(RegistryCommand),
     /// Show the hoist version information
     Version(FormatArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Runs a container in the background and records its exit (started by `run -d` and `start`)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(MonitorArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+}
+
+/// The flags `create` and `run` share. `-h` is Docker's `--hostname`, so help is `--help` only.
+#[derive(Debug, Args)]
+pub(crate) struct ContainerFlags {
+    /// Assign a name to the container
+    #[arg(long, value_name = "string")]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long, value_name = "string")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Bind mount a volume (HOST-DIR:CONTAINER-DIR[:ro])
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Connect a container to a network ("none", the default, or "host")
+    #[arg(long, alias = "net", value_name = "network")]
+    pub network: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long, value_name = "string")]
+    pub hostname: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Memory limit
+    #[arg(short = 'm', long, value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal")]
+    pub cpus: Option<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, value_name = "string", default_value = "missing")]
+    pub pull: String,
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image to run
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The command and its arguments
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct CreateArgs {
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "int")]
+    pub time: Option<u64>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, value_name = "string", default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long, value_name = "string", default_value = "all")]
+    pub tail: String,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Filter output based on conditions provided
+    #[arg(short, long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, value_name = "int")]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container (hoist has none)
+    #[arg(short, long)]
+    pub volumes: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ContainerPruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long, value_name = "string")]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long, value_name = "list")]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long, value_name = "string")]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MonitorArgs {
+    pub id: String,
 }
 
 #[derive(Debug, Args)]
@@ -462,5 +744,55 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::System(SystemCommand::Check) => cmd_system::check(&open()?),
         Command::System(SystemCommand::Gc(a)) => cmd_system::gc(&open()?, &a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
+            cmd_container::run(&open()?, &a)
+        }
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            cmd_container::create(&open()?, &a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            cmd_container::start(&open()?, &a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            cmd_container::stop(&open()?, &a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            cmd_container::kill(&open()?, &a)
+        }
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            cmd_container::logs(&open()?, &a)
+        }
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => {
+            cmd_container::ps(&open()?, &a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
+            cmd_container::rm(&open()?, &a)
+        }
+        Command::Container(ContainerCommand::Prune(a)) => cmd_container::prune(&open()?, &a),
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            cmd_container::commit(&open()?, &a)
+        }
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            cmd_container::export(&open()?, &a)
+        }
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            cmd_container::diff(&open()?, &a)
+        }
+        Command::Container(ContainerCommand::Inspect(a)) => {
+            cmd_images::inspect_kind(&open()?, &a, Some("container"))
+        }
+        Command::Monitor(a) => cmd_container::monitor(&open()?, &a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks flag clashes (Docker's `-h` hostname, `-l` label) only when a command is parsed;
+    /// this checks every subcommand at once.
+    #[test]
+    fn every_command_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -138,10 +138,17 @@ pub(crate) fn images(hoist: &Hoist, a: &ImagesArgs) -> Result<u8> {
 }
 
 pub(crate) fn inspect(hoist: &Hoist, a: &InspectArgs, image_command: bool) -> Result<u8> {
-    if let Some(kind) = a.kind.as_deref()
+    inspect_kind(hoist, a, image_command.then_some("image"))
+}
+
+/// `inspect` of images and containers; `forced` is the kind `image inspect`/`container inspect` fix.
+pub(crate) fn inspect_kind(hoist: &Hoist, a: &InspectArgs, forced: Option<&str>) -> Result<u8> {
+    let kind = forced.or(a.kind.as_deref());
+    if let Some(kind) = kind
         && kind != "image"
+        && kind != "container"
     {
-        bail!("{kind:?} is not a valid value for --type (hoist has images only)");
+        bail!("{kind:?} is not a valid value for --type");
     }
     if let Some(f) = a.format.as_deref()
         && !f.is_empty()
@@ -154,9 +161,22 @@ pub(crate) fn inspect(hoist: &Hoist, a: &InspectArgs, image_command: bool) -> Re
     let mut docs = Vec::new();
     let mut failed = Vec::new();
     for name in &a.names {
+        if kind != Some("image") {
+            match hoist_ops::container::inspect::inspect_container(hoist, name, a.size) {
+                Ok(doc) => {
+                    docs.push(doc);
+                    continue;
+                }
+                Err(hoist_ops::OpsError::NoSuchContainer(_)) if kind.is_none() => {}
+                Err(e) => {
+                    failed.push(e.to_string());
+                    continue;
+                }
+            }
+        }
         match hoist_ops::inspect::inspect_image(hoist, name) {
             Ok(doc) => docs.push(doc),
-            Err(hoist_ops::OpsError::NoSuchImage(_)) if !image_command => {
+            Err(hoist_ops::OpsError::NoSuchImage(_)) if kind.is_none() => {
                 failed.push(format!("No such object: {name}"));
             }
             Err(e) => failed.push(e.to_string()),
@@ -306,7 +326,7 @@ pub(crate) fn rmi(hoist: &Hoist, a: &RmiArgs) -> Result<u8> {
 }
 
 /// Docker's confirmation prompt; true when the user typed y or yes.
-fn confirm(warning: &str) -> Result<bool> {
+pub(crate) fn confirm(warning: &str) -> Result<bool> {
     let mut out = std::io::stdout().lock();
     write!(out, "{warning}\nAre you sure you want to continue? [y/N] ")?;
     out.flush()?;
@@ -333,11 +353,34 @@ pub(crate) fn prune(hoist: &Hoist, a: &PruneArgs, system: bool) -> Result<u8> {
             return Ok(0);
         }
     }
-    let report = hoist_ops::remove::prune_images(hoist, a.all, &filters)?;
-    if !report.events.is_empty() {
+    let mut s = String::new();
+    let mut reclaimed_containers = 0;
+    if system {
+        // Containers first: the images they held become prunable.
+        let container_filters = Filters::parse(
+            &a.filter
+                .iter()
+                .filter(|f| !f.starts_with("dangling"))
+                .cloned()
+                .collect::<Vec<_>>(),
+            hoist_ops::container::manage::PRUNE_FILTERS,
+        )?;
+        let containers = hoist_ops::container::manage::prune(hoist, &container_filters)?;
+        reclaimed_containers = containers.reclaimed;
+        if !containers.removed.is_empty() {
+            s.push_str("Deleted Containers:\n");
+            for id in &containers.removed {
+                s.push_str(id);
+                s.push('\n');
+            }
+            s.push('\n');
+        }
+    }
+    let mut report = hoist_ops::remove::prune_images(hoist, a.all, &filters)?;
+    report.reclaimed += reclaimed_containers;
+    if !report.events.is_empty() || reclaimed_containers > 0 {
         hoist_ops::remove::collect_garbage(hoist)?;
     }
-    let mut s = String::new();
     if !report.events.is_empty() {
         s.push_str("Deleted Images:\n");
         s.push_str(&print_events(&report.events, true));

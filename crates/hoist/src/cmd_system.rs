@@ -51,11 +51,11 @@ pub(crate) fn df(hoist: &Hoist, a: &DfArgs) -> Result<u8> {
         output::write_stdout(out.as_bytes())?;
         return Ok(0);
     }
-    let reclaimable = if usage.layers_size > 0 {
-        format!("{} ({}%)", size4(usage.layers_size), 100)
-    } else {
-        size4(0)
+    let percent = |part: u64, whole: u64| match (part * 100).checked_div(whole) {
+        Some(share) => format!("{} ({share}%)", size4(part)),
+        None => size4(0),
     };
+    let reclaimable = percent(usage.images_reclaimable, usage.layers_size);
     let row = |kind: &str, total: usize, active: usize, size: String, reclaimable: String| DfRow {
         active: active.to_string(),
         reclaimable,
@@ -71,7 +71,13 @@ pub(crate) fn df(hoist: &Hoist, a: &DfArgs) -> Result<u8> {
             size4(usage.layers_size),
             reclaimable,
         ),
-        row("Containers", 0, 0, size4(0), size4(0)),
+        row(
+            "Containers",
+            usage.containers,
+            usage.running_containers,
+            size4(usage.containers_size),
+            percent(usage.containers_reclaimable, usage.containers_size),
+        ),
         row("Local Volumes", 0, 0, size4(0), size4(0)),
         row("Build Cache", 0, 0, size4(0), size4(0)),
     ];
@@ -135,14 +141,16 @@ pub(crate) fn version(a: &FormatArgs) -> Result<u8> {
 pub(crate) fn info(hoist: &Hoist, a: &FormatArgs) -> Result<u8> {
     let counts = hoist.store.counts()?;
     let s = &hoist.settings;
+    let driver = hoist_ops::container::storage_driver(hoist)?.to_string();
+    let containers = hoist_ops::container::counts(hoist)?;
     let doc = json!({
         "ID": "",
-        "Containers": 0,
-        "ContainersRunning": 0,
+        "Containers": containers.total,
+        "ContainersRunning": containers.running,
         "ContainersPaused": 0,
-        "ContainersStopped": 0,
+        "ContainersStopped": containers.total - containers.running,
         "Images": counts.images,
-        "Driver": hoist_ops::inspect::STORAGE_DRIVER,
+        "Driver": driver,
         "DockerRootDir": s.root.display().to_string(),
         "ConfigFile": s.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         "OperatingSystem": std::env::consts::OS,
@@ -165,16 +173,18 @@ pub(crate) fn info(hoist: &Hoist, a: &FormatArgs) -> Result<u8> {
     let mut t = String::new();
     t.push_str("Client:\n Context:    default\n Debug Mode: false\n\n");
     t.push_str("Server:\n");
-    t.push_str(" Containers: 0\n  Running: 0\n  Paused: 0\n  Stopped: 0\n");
+    t.push_str(&format!(
+        " Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: {}\n",
+        containers.total,
+        containers.running,
+        containers.total - containers.running
+    ));
     t.push_str(&format!(" Images: {}\n", counts.images));
     t.push_str(&format!(
         " Server Version: hoist {} (daemonless)\n",
         version_string()
     ));
-    t.push_str(&format!(
-        " Storage Driver: {}\n",
-        hoist_ops::inspect::STORAGE_DRIVER
-    ));
+    t.push_str(&format!(" Storage Driver: {driver}\n"));
     t.push_str(&format!("  Blobs: {}\n", s.root.join("blobs").display()));
     t.push_str("  Metadata: sqlite (WAL)\n");
     t.push_str(&format!(" Operating System: {}\n", std::env::consts::OS));

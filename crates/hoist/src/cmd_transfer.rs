@@ -42,6 +42,11 @@ fn names_only(name: &str) -> bool {
 }
 
 pub(crate) fn pull(hoist: &Hoist, a: &PullArgs) -> Result<u8> {
+    pull_announcing(hoist, a, true)
+}
+
+/// `pull`; without `announce`, the final name line is left out (`run` pulls quietly and reports on stderr).
+pub(crate) fn pull_announcing(hoist: &Hoist, a: &PullArgs, announce: bool) -> Result<u8> {
     let platform = a
         .platform
         .as_deref()
@@ -87,7 +92,9 @@ pub(crate) fn pull(hoist: &Hoist, a: &PullArgs) -> Result<u8> {
     } else {
         pulled.last().map(|p| p.reference.to_string())
     };
-    if let Some(name) = last {
+    if let Some(name) = last
+        && announce
+    {
         println!("{name}");
     }
     Ok(0)

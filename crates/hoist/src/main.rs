@@ -10,6 +10,7 @@
 mod cli;
 mod cmd_archive;
 mod cmd_auth;
+mod cmd_container;
 mod cmd_images;
 mod cmd_registry;
 mod cmd_system;
@@ -30,6 +31,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE_ERROR: u8 = 125;
 
 fn main() -> ExitCode {
+    // The container runtime re-executes this binary; it must start before anything else (no threads,
+    // no argument parsing of ours).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == "__init" || a == "__init-child")
+    {
+        let code = hoist_runtime::init_main(&args[1..]);
+        return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255));
+    }
     run()
 }
 

@@ -35,6 +35,8 @@ struct DaemonJson {
     /// hoist-only: certs.d directories to read instead of /etc/docker/certs.d.
     #[serde(default)]
     certs_d: Vec<PathBuf>,
+    #[serde(default)]
+    storage_driver: Option<String>,
 }
 
 /// daemon.json's `proxies` object.
@@ -151,5 +153,11 @@ pub(crate) fn resolve(root_flag: Option<PathBuf>) -> Result<Settings> {
             .map(PathBuf::from)
             .or_else(|| home().map(|h| h.join(".docker")))
             .unwrap_or_else(|| PathBuf::from("/root/.docker")),
+        storage_driver: std::env::var("HOIST_STORAGE_DRIVER")
+            .ok()
+            .filter(|d| !d.is_empty())
+            .or(daemon.storage_driver),
+        // /proc/self/exe names this very binary even if its file is replaced while containers run.
+        self_exe: PathBuf::from("/proc/self/exe"),
     })
 }

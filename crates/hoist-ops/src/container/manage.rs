@@ -1,0 +1,261 @@
+//! Managing containers that exist: `stop`, `kill`, `rm`, `container prune` and reading `logs`.
+//!
+//! Signals go straight to the container's PID 1 (its host PID is in the state); the process that
+//! waits for the container records the exit, so these commands wait for that record rather than for
+//! the process.
+
+use std::io::{BufRead, BufReader, Write};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use super::run::wait_stopped;
+use super::{Container, container_dir, find, load, log_path, remove_tree};
+use crate::filters::{Filters, parse_timestamp};
+use crate::{Hoist, OpsError};
+
+/// How long `stop` waits after SIGTERM before SIGKILL, as Docker's default.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for a killed container's monitor to record the exit.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Parses a signal name or number as Docker's `kill -s` and `STOPSIGNAL` accept them (`KILL`, `SIGKILL`, `9`).
+pub fn parse_signal(text: &str) -> Result<Signal, OpsError> {
+    let invalid = || OpsError::InvalidOption(format!("Invalid signal: {text}"));
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| invalid());
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse().map_err(|_| invalid())
+}
+
+fn signal(container: &Container, sig: Signal) -> Result<(), OpsError> {
+    let pid = i32::try_from(container.state.pid).unwrap_or(0);
+    if pid <= 0 {
+        return Err(OpsError::NotRunning {
+            name: container.name.clone(),
+            id: container.id.clone(),
+        });
+    }
+    match kill(Pid::from_raw(pid), sig) {
+        // Gone already: its monitor is recording the exit.
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(OpsError::InvalidOption(format!(
+            "Cannot kill container: {}: {e}",
+            container.name
+        ))),
+    }
+}
+
+/// `stop [-t N]`: the stop signal (SIGTERM unless the image says otherwise), then SIGKILL after `timeout`.
+/// A container that is not running is left as it is (Docker prints its name all the same).
+pub fn stop(hoist: &Hoist, input: &str, timeout: Option<Duration>) -> Result<(), OpsError> {
+    let container = find(hoist, input)?;
+    if !container.is_running() {
+        return Ok(());
+    }
+    let stop_signal = match container.setup.config.stop_signal.as_deref() {
+        Some(s) if !s.is_empty() => parse_signal(s)?,
+        _ => Signal::SIGTERM,
+    };
+    let timeout = timeout
+        .or_else(|| {
+            container
+                .setup
+                .config
+                .stop_timeout
+                .and_then(|t| u64::try_from(t).ok())
+                .map(Duration::from_secs)
+        })
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
+    signal(&container, stop_signal)?;
+    if !wait_stopped(hoist, &container.id, timeout)?.is_running() {
+        return Ok(());
+    }
+    let container = load(hoist, &container.id)?;
+    if container.is_running() {
+        signal(&container, Signal::SIGKILL)?;
+        wait_stopped(hoist, &container.id, RECORD_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+/// `kill [-s SIGNAL]`.
+pub fn kill_container(hoist: &Hoist, input: &str, sig: Signal) -> Result<(), OpsError> {
+    let container = find(hoist, input)?;
+    if !container.is_running() {
+        return Err(OpsError::NotRunning {
+            name: input.to_owned(),
+            id: container.id,
+        });
+    }
+    signal(&container, sig)?;
+    if sig == Signal::SIGKILL {
+        wait_stopped(hoist, &container.id, RECORD_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+/// `rm [-f]`: refuses a running container unless forced (then kills it first).
+pub fn remove(hoist: &Hoist, input: &str, force: bool) -> Result<(), OpsError> {
+    let container = find(hoist, input)?;
+    if container.is_running() {
+        if !force {
+            return Err(OpsError::ContainerRunning { id: container.id });
+        }
+        signal(&container, Signal::SIGKILL)?;
+        wait_stopped(hoist, &container.id, RECORD_TIMEOUT)?;
+    }
+    remove_files(hoist, &container.id)
+}
+
+/// Deletes the container's snapshot, its directory and its record, in that order so that a failure
+/// leaves a record `rm` can retry.
+pub(crate) fn remove_files(hoist: &Hoist, id: &str) -> Result<(), OpsError> {
+    hoist.store.remove_container_snapshot(id)?;
+    remove_tree(&container_dir(hoist, id))?;
+    hoist.store.remove_container(id)?;
+    Ok(())
+}
+
+/// Filter keys `container prune` accepts.
+pub const PRUNE_FILTERS: &[&str] = &["until", "label", "label!"];
+
+/// What `container prune` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub removed: Vec<String>,
+    /// Bytes of the removed containers' writable layers.
+    pub reclaimed: u64,
+}
+
+/// `container prune`: every stopped container matching the filters.
+pub fn prune(hoist: &Hoist, filters: &Filters) -> Result<PruneReport, OpsError> {
+    let now = crate::now_nanos();
+    let until = filters
+        .get("until")
+        .iter()
+        .map(|v| parse_timestamp(v, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut report = PruneReport::default();
+    for record in hoist.store.list_containers()? {
+        let container = Container::from_record(record)?;
+        if container.is_running()
+            || until.iter().any(|u| container.created >= *u)
+            || !filters.labels_match(&container.labels())
+        {
+            continue;
+        }
+        let (rw, _) = hoist.store.container_sizes(&container.id).unwrap_or((0, 0));
+        remove_files(hoist, &container.id)?;
+        report.reclaimed += rw;
+        report.removed.push(container.id);
+    }
+    Ok(report)
+}
+
+/// `logs` options.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    pub follow: bool,
+    pub timestamps: bool,
+    /// `--tail N`: only the last N lines (`all` is `None`).
+    pub tail: Option<usize>,
+}
+
+/// Writes the container's logged output to `stdout`/`stderr` by stream; with `follow`, keeps reading
+/// until the container stops.
+pub fn logs(
+    hoist: &Hoist,
+    input: &str,
+    opts: &LogsOptions,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), OpsError> {
+    let container = find(hoist, input)?;
+    let path = log_path(hoist, &container.id);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !opts.follow => return Ok(()),
+        Err(error) => {
+            return Err(OpsError::Input {
+                source_name: path.display().to_string(),
+                error,
+            });
+        }
+    };
+    let mut reader = BufReader::new(file);
+    let io_err = |error| OpsError::Input {
+        source_name: path.display().to_string(),
+        error,
+    };
+    let mut emit = |line: &str| -> Result<(), OpsError> {
+        let Ok(record) = serde_json::from_str::<Value>(line) else {
+            return Ok(());
+        };
+        let text = record.get("log").and_then(Value::as_str).unwrap_or("");
+        let out: &mut dyn Write = match record.get("stream").and_then(Value::as_str) {
+            Some("stderr") => stderr,
+            _ => stdout,
+        };
+        if opts.timestamps {
+            let time = record.get("time").and_then(Value::as_str).unwrap_or("");
+            write!(out, "{time} ").map_err(io_err)?;
+        }
+        out.write_all(text.as_bytes()).map_err(io_err)?;
+        out.flush().map_err(io_err)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).map_err(io_err)? > 0 {
+        lines.push(std::mem::take(&mut line));
+    }
+    let skip = opts.tail.map_or(0, |n| lines.len().saturating_sub(n));
+    for l in &lines[skip..] {
+        emit(l)?;
+    }
+    if !opts.follow {
+        return Ok(());
+    }
+    loop {
+        let read = reader.read_line(&mut line).map_err(io_err)?;
+        if read > 0 && line.ends_with('\n') {
+            emit(&line)?;
+            line.clear();
+            continue;
+        }
+        if !load(hoist, &container.id)?.is_running() {
+            // Whatever the monitor wrote before recording the exit.
+            while reader.read_line(&mut line).map_err(io_err)? > 0 {
+                emit(&line)?;
+                line.clear();
+            }
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_as_docker_accepts_them() {
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(
+            parse_signal("NOPE").unwrap_err().to_string(),
+            "Invalid signal: NOPE"
+        );
+    }
+}
