@@ -1,16 +1,14 @@
 //! `commit`, `export` and `diff`: a container's changes as a new image layer, its whole filesystem as a
 //! tar, and the list of changed paths.
 //!
-//! Commit streams the snapshot's diff once: a thread writes the layer tar into a pipe while a tee
-//! computes the diff ID and Docker's size, and this thread gzips it (level 1, stored blocks where data
-//! does not compress, as push does) into the store's ingest area. The image appears only after its
+//! Commit streams the snapshot's diff once into the store's ingest area as an uncompressed layer (as
+//! Docker stores commits; `push` gzips it once and keeps the copy). The image appears only after its
 //! layer, config and manifest are committed.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use hoist_archive::record::{image_record, synthesize_manifest};
-use hoist_layer::LayerAnalyzer;
 use hoist_spec::{Digest, RawConfig, Reference, media_type};
 use hoist_store::{Change, LayerRecord};
 use nix::sys::signal::{Signal, kill};
@@ -91,72 +89,26 @@ pub fn commit(hoist: &Hoist, opts: &CommitOptions) -> Result<Digest, OpsError> {
     Ok(record.id)
 }
 
-/// Writes both halves of a tee.
-struct Tee<A, B>(A, B);
-
-impl<A: Write, B: Write> Write for Tee<A, B> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write_all(buf)?;
-        self.1.write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()?;
-        self.1.flush()
-    }
-}
-
-/// The container's diff, gzipped into the store's ingest area; the blob is not visible yet.
+/// The container's diff as an uncompressed layer in the store's ingest area; the blob is not visible
+/// yet. Stored as a tar, like the layers `load` and `import` bring uncompressed: the blob digest is the
+/// diff ID (one hash over the bytes), and `push` gzips it once and keeps that copy.
 fn write_layer(
     hoist: &Hoist,
     container: &Container,
 ) -> Result<(LayerRecord, hoist_store::PendingBlob), OpsError> {
-    let (read, write) = std::io::pipe().map_err(|error| OpsError::Input {
-        source_name: "pipe".to_owned(),
-        error,
-    })?;
-    let mut ingest = hoist.store.ingest()?;
-    let (gzipped, facts) = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || {
-            let tee = Tee(write, LayerAnalyzer::new());
-            hoist
-                .store
-                .write_container_diff(&container.id, tee)
-                .map(|Tee(pipe, analyzer)| {
-                    drop(pipe);
-                    analyzer.finish()
-                })
-        });
-        let gzipped = hoist_layer::compression::gzip_adaptive(read, &mut ingest);
-        let facts = writer.join();
-        (gzipped, facts)
-    });
-    let facts = match facts {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(OpsError::ContainerDamaged {
-                id: container.id.clone(),
-                message: "writing its changes failed".to_owned(),
-            });
-        }
-    };
-    gzipped.map_err(|error| OpsError::Input {
-        source_name: format!("changes of container {}", container.id),
-        error,
-    })?;
-    if let Some(problem) = facts.problem() {
-        return Err(OpsError::BadLayer {
-            source_name: format!("container {}", container.id),
-            problem,
-        });
-    }
-    let pending = ingest.finish()?;
+    let ingest = hoist.store.ingest()?;
+    let pending = hoist
+        .store
+        .write_container_diff(&container.id, ingest)?
+        .finish()?;
+    // Docker's layer size: the bytes of the files the layer holds.
+    let (size, _) = hoist.store.container_sizes(&container.id)?;
     let layer = LayerRecord {
-        diff_id: facts.diff_id.clone(),
+        diff_id: pending.digest().clone(),
         blob: pending.digest().clone(),
-        media_type: media_type::OCI_LAYER_GZIP.to_owned(),
+        media_type: media_type::OCI_LAYER.to_owned(),
         blob_size: pending.size(),
-        size: facts.content_size(),
+        size,
     };
     Ok((layer, pending))
 }
