@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hoist's main job end to end on a fresh machine: build it, make an image from a busybox root filesystem,
-# list and inspect it, save it, load the archive into the Docker Engine and run it there, and load it back.
+# list and inspect it, save it, load the archive into the Docker Engine and run it there, run a container
+# of it with hoist, commit and export that container, and load the archive back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/peers.sh install
@@ -30,6 +31,17 @@ if docker version >/dev/null 2>&1; then
   docker run --rm --network none demo:1.0
   docker rmi demo:1.0 >/dev/null
 fi
+# Containers: run one, see and commit its change, and flatten it with export | import (the seeds' recipes).
+$hoist run --rm demo:1.0
+$hoist run --name demo-c demo:1.0 sh -c 'echo "config v2" >/etc/app.conf; rm /etc/motd'
+$hoist diff demo-c
+$hoist commit -m "Added config" demo-c demo:config-update
+$hoist run --rm demo:config-update sh -c 'cat /etc/app.conf'
+$hoist export demo-c | $hoist import --change 'CMD ["/bin/sh", "-c", "cat /etc/app.conf"]' - demo:minimal
+$hoist run --rm demo:minimal
+$hoist ps -a
+$hoist rm demo-c
+$hoist rmi demo:config-update demo:minimal
 $hoist rmi demo:1.0 demo:latest
 $hoist load -i "$work/demo.tar.gz"
 $hoist images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'

@@ -55,6 +55,7 @@ const LAYERS: &[&str] = &[
     "hoist-credentials",
     "hoist-render",
     "hoist-layer",
+    "hoist-runtime",
     "hoist-store",
     "hoist-archive",
     "hoist-registry-server",
