@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args
         .get(1)
-        .is_some_and(|a| a == "__init" || a == "__init-child")
+        .is_some_and(|a| hoist_runtime::is_init_subcommand(a))
     {
         let code = hoist_runtime::init_main(&args[1..]);
         return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255));
