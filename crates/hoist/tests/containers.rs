@@ -8,10 +8,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::hoist;
@@ -1605,4 +1605,51 @@ impl Drop for DockerCleanup {
             let _ = peer("docker", &["rmi", "-f", i]);
         }
     }
+}
+
+/// `-t` gives the container a terminal (stdin and stdout are ttys, TERM=xterm, output with CRLF as a pty
+/// writes it) and `-it` carries what is typed into it. util-linux's `script` plays the user's terminal.
+#[test]
+fn tty_gives_the_container_a_terminal() {
+    let Some(h) = setup("tty_gives_the_container_a_terminal") else {
+        return;
+    };
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED tty_gives_the_container_a_terminal: no `script` (util-linux)");
+        return;
+    }
+    let in_terminal = |hoist_args: &str, input: &str| -> String {
+        let line = format!("{} {hoist_args}", env!("CARGO_BIN_EXE_hoist"));
+        let mut child = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("HOIST_ROOT", h.root())
+            .env("HOIST_CONFIG", h.path("daemon.json"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running script: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("waiting for script: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = in_terminal(
+        &format!(
+            "run --rm -t {IMAGE} sh -c 'test -t 0 && echo in; test -t 1 && echo out; echo $TERM'"
+        ),
+        "",
+    );
+    assert_eq!(out, "in\r\nout\r\nxterm\r\n");
+    let out = in_terminal(
+        &format!("run --rm -it {IMAGE} sh -c 'read line; echo got $line'"),
+        "typed\n",
+    );
+    assert!(out.ends_with("got typed\r\n"), "{out:?}");
+    // Without -t the same command sees no terminal.
+    let r = h.run(&["run", "--rm", IMAGE, "sh", "-c", "test -t 1 || echo none"]);
+    assert_eq!(r.stdout, "none\n");
+    assert_nothing_left(&h, "tty runs");
 }
