@@ -1615,7 +1615,10 @@ fn tty_gives_the_container_a_terminal() {
         return;
     };
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("SKIPPED tty_gives_the_container_a_terminal: no `script` (util-linux)");
+        skip(
+            "tty_gives_the_container_a_terminal",
+            "no `script` (util-linux)",
+        );
         return;
     }
     let in_terminal = |hoist_args: &str, input: &str| -> String {
