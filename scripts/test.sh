@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/peers.sh install
 scripts/peers.sh start
 trap 'scripts/peers.sh stop' EXIT
-cargo test --workspace --all-targets "$@"
+cargo test --workspace --all-targets --no-fail-fast "$@"

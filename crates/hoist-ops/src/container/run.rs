@@ -64,7 +64,7 @@ pub fn run_and_wait(
         Some(Value::Bool(true))
     ) && attach == Attach::Terminal;
 
-    let mut io = ContainerIo::new(spec.tty, interactive)?;
+    let mut io = ContainerIo::new(spec.tty, interactive, attach)?;
     let started = hoist_runtime::start(&hoist.settings.self_exe, &spec_file, io.child_stdio()?);
     let running = match started {
         Ok(running) => running,
@@ -292,10 +292,17 @@ struct ContainerIo {
 }
 
 impl ContainerIo {
-    fn new(tty: bool, interactive: bool) -> Result<Self, OpsError> {
+    /// With `attach` and a terminal on stdin, the container's terminal starts at the same size.
+    fn new(tty: bool, interactive: bool, attach: Attach) -> Result<Self, OpsError> {
         if tty {
+            let pty = hoist_runtime::open_pty()?;
+            if attach == Attach::Terminal
+                && let Ok(size) = rustix::termios::tcgetwinsize(io::stdin())
+            {
+                let _ = rustix::termios::tcsetwinsize(&pty.master, size);
+            }
             return Ok(Self {
-                tty: Some(hoist_runtime::open_pty()?),
+                tty: Some(pty),
                 stdout: None,
                 stderr: None,
                 interactive,
