@@ -70,6 +70,7 @@ const LIBRARIES: &[&str] = &[
     "hoist-registry-client",
     "hoist-render",
     "hoist-layer",
+    "hoist-runtime",
     "hoist-store",
     "hoist-archive",
     "hoist-registry-server",
@@ -177,6 +178,8 @@ fn spec_does_no_io() {
 fn libraries_neither_print_nor_use_the_current_directory() {
     for krate in LIBRARIES {
         for (path, text) in crate_sources(krate) {
+            // Unit test modules (last in a file, by habit) may say why they skip; library code may not.
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
             for forbidden in [
                 "println!",
                 "eprintln!",
