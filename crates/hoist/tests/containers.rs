@@ -1656,3 +1656,43 @@ fn tty_gives_the_container_a_terminal() {
     assert_eq!(r.stdout, "none\n");
     assert_nothing_left(&h, "tty runs");
 }
+
+/// The copying snapshotter (`vfs`, what hoist falls back to where overlayfs cannot mount), chosen here
+/// through `HOIST_STORAGE_DRIVER`: `info` reports it, and run, diff, commit and export work the same.
+#[test]
+fn vfs_driver_runs_diffs_and_commits() {
+    let Some(h) = setup("vfs_driver_runs_diffs_and_commits") else {
+        return;
+    };
+    let vfs = [("HOIST_STORAGE_DRIVER", "vfs")];
+    let ok = |args: &[&str]| {
+        let r = run_env(&h, &vfs, args);
+        assert_eq!(r.status, 0, "hoist {args:?}: {}", r.stderr);
+        r.stdout
+    };
+    assert_eq!(ok(&["info", "--format", "{{.Driver}}"]), "vfs\n");
+    ok(&[
+        "run",
+        "--name",
+        "v1",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hi > /etc/new; rm /etc/hello",
+    ]);
+    assert_eq!(ok(&["inspect", "--format", "{{.Driver}}", "v1"]), "vfs\n");
+    assert_eq!(
+        diff_lines(&h, "v1"),
+        set(&["C /etc", "A /etc/new", "D /etc/hello"])
+    );
+    ok(&["commit", "v1", "vfs:1"]);
+    assert_eq!(
+        names(&top_layer_entries(&h, "vfs:1")),
+        set(&["etc", "etc/new", "etc/.wh.hello"])
+    );
+    assert_eq!(ok(&["run", "--rm", "vfs:1", "cat", "/etc/new"]), "hi\n");
+    let export = h.run(&["export", "v1"]);
+    assert_eq!(export.status, 0, "{}", export.stderr);
+    ok(&["rm", "v1"]);
+    assert_nothing_left(&h, "vfs runs");
+}
