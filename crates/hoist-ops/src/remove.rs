@@ -2,7 +2,7 @@
 //! by several repositories without -f, keep images with children, prune untagged parents), reporting
 //! what happened as `Untagged:`/`Deleted:` events.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use hoist_spec::{Digest, Hasher, Reference};
 use hoist_store::LayerRecord;
@@ -56,6 +56,7 @@ pub fn chain_ids<'a>(diff_ids: impl Iterator<Item = &'a Digest>) -> Vec<Digest> 
 /// `rmi`: removes the image `input` names (or just that name), as Docker's `ImageDelete` does.
 pub fn remove_image(
     hoist: &Hoist,
+    census: &mut LayerCensus,
     input: &str,
     force: bool,
     prune: bool,
@@ -130,7 +131,7 @@ pub fn remove_image(
         {
             return Ok(events);
         }
-        delete_image(hoist, &id, prune, true, &mut events)?;
+        delete_image(hoist, census, &id, prune, true, &mut events)?;
         return Ok(events);
     }
     let tags = hoist.store.tags_of(&id)?;
@@ -151,7 +152,7 @@ pub fn remove_image(
         });
     }
     untag_all(hoist, &id, &mut events)?;
-    delete_image(hoist, &id, prune, false, &mut events)?;
+    delete_image(hoist, census, &id, prune, false, &mut events)?;
     Ok(events)
 }
 
@@ -177,6 +178,7 @@ fn untag_all(hoist: &Hoist, id: &Digest, events: &mut Vec<RemoveEvent>) -> Resul
 /// `quiet`: a conflict (children) ends silently, as after an untag.
 fn delete_image(
     hoist: &Hoist,
+    census: &mut LayerCensus,
     id: &Digest,
     prune: bool,
     quiet: bool,
@@ -194,39 +196,87 @@ fn delete_image(
     let Some(record) = hoist.store.image(id)? else {
         return Ok(0);
     };
+    // Counted before the removal, so the census includes this image and releasing it balances.
+    census.ensure(hoist)?;
     hoist.store.remove_image(id)?;
     events.push(RemoveEvent::Deleted(id.clone()));
-    let mut reclaimed = 0;
-    let remaining = hoist.store.list_images()?;
-    let still_used: HashSet<Digest> = remaining
-        .iter()
-        .flat_map(|l| chain_ids(l.layers.iter().map(|layer| &layer.diff_id)))
-        .collect();
-    let used_layers: HashSet<(Digest, Digest)> = remaining
-        .iter()
-        .flat_map(|l| {
-            l.layers
-                .iter()
-                .map(|layer| (layer.diff_id.clone(), layer.blob.clone()))
-        })
-        .collect();
-    let chains = chain_ids(record.layers.iter().map(|l| &l.diff_id));
-    for (chain, layer) in chains.iter().zip(&record.layers).rev() {
-        if !still_used.contains(chain) {
-            events.push(RemoveEvent::Deleted(chain.clone()));
-        }
-        if !used_layers.contains(&key(layer)) {
-            reclaimed += layer.size;
-        }
-    }
+    let (released, mut reclaimed) = census.release(&record);
+    events.extend(released.into_iter().map(RemoveEvent::Deleted));
     if prune
         && let Some(parent) = &record.parent
         && hoist.store.tags_of(parent)?.is_empty()
         && hoist.store.repo_digests_of(parent)?.is_empty()
     {
-        reclaimed += delete_image(hoist, parent, true, true, events)?;
+        reclaimed += delete_image(hoist, census, parent, true, true, events)?;
     }
     Ok(reclaimed)
+}
+
+/// How many stored images use each layer chain and each stored layer, read from the store once per
+/// command and updated in memory as images go: `rmi $(hoist images -q)` on thousands of images stays
+/// linear instead of listing the store again after every deletion.
+#[derive(Debug, Default)]
+pub struct LayerCensus {
+    counts: Option<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    chains: HashMap<Digest, usize>,
+    layers: HashMap<(Digest, Digest), usize>,
+}
+
+impl LayerCensus {
+    fn ensure(&mut self, hoist: &Hoist) -> Result<(), OpsError> {
+        if self.counts.is_none() {
+            let mut counts = Counts::default();
+            for image in hoist.store.list_images()? {
+                for chain in chain_ids(image.layers.iter().map(|l| &l.diff_id)) {
+                    *counts.chains.entry(chain).or_default() += 1;
+                }
+                for layer in &image.layers {
+                    *counts.layers.entry(key(layer)).or_default() += 1;
+                }
+            }
+            self.counts = Some(counts);
+        }
+        Ok(())
+    }
+
+    /// Takes a removed image out of the counts; returns the chains no image uses any more (top layer
+    /// first, as Docker reports them) and the bytes of the layers no image has any more.
+    fn release(&mut self, record: &hoist_store::ImageRecord) -> (Vec<Digest>, u64) {
+        let Some(counts) = self.counts.as_mut() else {
+            return (Vec::new(), 0);
+        };
+        let mut released = Vec::new();
+        let mut reclaimed = 0;
+        let chains = chain_ids(record.layers.iter().map(|l| &l.diff_id));
+        for (chain, layer) in chains.iter().zip(&record.layers).rev() {
+            if decrement(&mut counts.chains, chain.clone()) {
+                released.push(chain.clone());
+            }
+            if decrement(&mut counts.layers, key(layer)) {
+                reclaimed += layer.size;
+            }
+        }
+        (released, reclaimed)
+    }
+}
+
+/// Counts one use less; true when none is left.
+fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) -> bool {
+    match counts.get_mut(&key) {
+        Some(n) if *n > 1 => {
+            *n -= 1;
+            false
+        }
+        Some(_) => {
+            counts.remove(&key);
+            true
+        }
+        None => true,
+    }
 }
 
 /// The containers created from `image` (short IDs) and whether each is running.
@@ -272,6 +322,7 @@ pub fn prune_images(hoist: &Hoist, all: bool, filters: &Filters) -> Result<Prune
         .map(|v| parse_timestamp(v, now))
         .collect::<Result<Vec<_>, _>>()?;
     let mut report = PruneReport::default();
+    let mut census = LayerCensus::default();
     let mut listings = hoist.store.list_images()?;
     listings.sort_by_key(|l| std::cmp::Reverse(l.created));
     let parents: HashSet<Digest> = listings.iter().filter_map(|l| l.parent.clone()).collect();
@@ -294,7 +345,8 @@ pub fn prune_images(hoist: &Hoist, all: bool, filters: &Filters) -> Result<Prune
             continue;
         }
         untag_all(hoist, &l.id, &mut report.events)?;
-        report.reclaimed += delete_image(hoist, &l.id, true, true, &mut report.events)?;
+        report.reclaimed +=
+            delete_image(hoist, &mut census, &l.id, true, true, &mut report.events)?;
     }
     Ok(report)
 }

@@ -305,10 +305,12 @@ fn print_events(events: &[RemoveEvent], prune_style: bool) -> String {
 }
 
 pub(crate) fn rmi(hoist: &Hoist, a: &RmiArgs) -> Result<u8> {
+    // One count of layer users for the whole command, however many images it removes.
+    let mut census = hoist_ops::remove::LayerCensus::default();
     let mut status = 0;
     let mut removed_any = false;
     for name in &a.images {
-        match hoist_ops::remove::remove_image(hoist, name, a.force, !a.no_prune) {
+        match hoist_ops::remove::remove_image(hoist, &mut census, name, a.force, !a.no_prune) {
             Ok(events) => {
                 removed_any |= events.iter().any(|e| matches!(e, RemoveEvent::Deleted(_)));
                 output::write_stdout(print_events(&events, false).as_bytes())?;
