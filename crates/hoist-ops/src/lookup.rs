@@ -24,7 +24,8 @@ pub struct Found {
     pub named: Named,
 }
 
-fn is_hex(s: &str) -> bool {
+/// Lowercase hex, as IDs and ID prefixes are written.
+pub(crate) fn is_hex(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

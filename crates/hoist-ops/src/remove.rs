@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use hoist_spec::{Digest, Hasher, Reference};
+use hoist_spec::{Digest, Reference};
 use hoist_store::LayerRecord;
 
 use crate::filters::{Filters, parse_timestamp};
@@ -36,22 +36,8 @@ pub fn tag(hoist: &Hoist, source: &str, target: &str) -> Result<(), OpsError> {
     Ok(())
 }
 
-/// Chain IDs of a layer stack, bottom first (`chain[i] = sha256(chain[i-1] + " " + diff_id[i])`).
-pub fn chain_ids<'a>(diff_ids: impl Iterator<Item = &'a Digest>) -> Vec<Digest> {
-    let mut out: Vec<Digest> = Vec::new();
-    for d in diff_ids {
-        let next = match out.last() {
-            None => d.clone(),
-            Some(prev) => {
-                let mut h = Hasher::new();
-                h.update(format!("{prev} {d}").as_bytes());
-                h.finish()
-            }
-        };
-        out.push(next);
-    }
-    out
-}
+/// Chain IDs of a layer stack, bottom first (the store names its unpacked layers by them).
+pub use hoist_store::chain_ids;
 
 /// `rmi`: removes the image `input` names (or just that name), as Docker's `ImageDelete` does.
 pub fn remove_image(

@@ -166,20 +166,7 @@ impl Repository {
         accept: &[&str],
     ) -> Result<FetchedManifest, RegistryError> {
         let target = self.target();
-        let mut call = Call::new(
-            Route::Pull,
-            self.pull_scopes(),
-            Method::GET,
-            format!("/v2/{}/manifests/{reference}", self.path),
-        );
-        let accept = if accept.is_empty() {
-            DEFAULT_MANIFEST_ACCEPT
-        } else {
-            accept
-        };
-        for media_type in accept {
-            call = call.header(ACCEPT, media_type);
-        }
+        let call = self.manifest_call(Method::GET, reference, accept);
         let exchange = self.client.execute(target, &call).await?;
         let response = exchange.response;
         if response.status() != StatusCode::OK {
@@ -242,6 +229,26 @@ impl Repository {
         })
     }
 
+    /// A GET or HEAD of a manifest with its Accept list (`accept`, or [`DEFAULT_MANIFEST_ACCEPT`] when
+    /// empty).
+    fn manifest_call(&self, method: Method, reference: &ManifestRef, accept: &[&str]) -> Call {
+        let mut call = Call::new(
+            Route::Pull,
+            self.pull_scopes(),
+            method,
+            format!("/v2/{}/manifests/{reference}", self.path),
+        );
+        let accept = if accept.is_empty() {
+            DEFAULT_MANIFEST_ACCEPT
+        } else {
+            accept
+        };
+        for media_type in accept {
+            call = call.header(ACCEPT, media_type);
+        }
+        call
+    }
+
     /// The registry's `Docker-Content-Digest`, when it sent a sha256 one, must be `computed`.
     pub(crate) fn check_content_digest(
         &self,
@@ -272,20 +279,7 @@ impl Repository {
         accept: &[&str],
     ) -> Result<Option<ManifestInfo>, RegistryError> {
         let target = self.target();
-        let mut call = Call::new(
-            Route::Pull,
-            self.pull_scopes(),
-            Method::HEAD,
-            format!("/v2/{}/manifests/{reference}", self.path),
-        );
-        let accept_list = if accept.is_empty() {
-            DEFAULT_MANIFEST_ACCEPT
-        } else {
-            accept
-        };
-        for media_type in accept_list {
-            call = call.header(ACCEPT, media_type);
-        }
+        let call = self.manifest_call(Method::HEAD, reference, accept);
         let exchange = self.client.execute(target, &call).await?;
         let response = exchange.response;
         match response.status() {

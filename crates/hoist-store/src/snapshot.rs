@@ -94,8 +94,8 @@ pub enum RootfsLayout {
 
 /// The chain IDs of a stack of layers given by their DiffIDs, base first: `chain(0) = diff_id(0)`,
 /// `chain(n) = sha256("<chain(n-1)> <diff_id(n)>")`.
-pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
-    let mut chains: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+pub fn chain_ids<'a>(diff_ids: impl IntoIterator<Item = &'a Digest>) -> Vec<Digest> {
+    let mut chains: Vec<Digest> = Vec::new();
     for diff_id in diff_ids {
         let chain = match chains.last() {
             None => diff_id.clone(),

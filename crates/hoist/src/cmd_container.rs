@@ -129,9 +129,6 @@ pub(crate) fn create(hoist: &Hoist, a: &CreateArgs) -> Result<u8> {
 }
 
 pub(crate) fn run(hoist: &Hoist, a: &RunArgs) -> Result<u8> {
-    if a.detach && a.flags.rm && a.flags.interactive && a.flags.tty {
-        // Docker allows it; nothing to check.
-    }
     // Before any thread exists, so every thread inherits the mask: the terminal's signals are forwarded
     // to the container instead of ending this process.
     let forwarded = forwarded_signals();
@@ -157,7 +154,7 @@ pub(crate) fn run(hoist: &Hoist, a: &RunArgs) -> Result<u8> {
             }
         };
     }
-    attached(hoist, &id, a.flags.rm, forwarded)
+    attached(hoist, &id, a.flags.rm, a.flags.tty, forwarded)
 }
 
 /// Runs a created container in the foreground and returns its exit code.
@@ -165,13 +162,14 @@ fn attached(
     hoist: &Hoist,
     id: &str,
     auto_remove: bool,
+    tty: bool,
     forwarded: nix::sys::signal::SigSet,
 ) -> Result<u8> {
     let container_pid = Arc::new(AtomicU32::new(0));
     spawn_signal_proxy(forwarded, Arc::clone(&container_pid));
-    let raw = RawTerminal::enter_if_tty(hoist, id);
-    let result = hoist_ops::container::run::run_and_wait(hoist, id, Attach::Terminal, &mut |c| {
-        container_pid.store(c_pid(hoist, c), Ordering::SeqCst);
+    let raw = RawTerminal::enter_if(tty);
+    let result = hoist_ops::container::run::run_and_wait(hoist, id, Attach::Terminal, &mut |pid| {
+        container_pid.store(pid, Ordering::SeqCst);
     });
     drop(raw);
     match result {
@@ -183,11 +181,6 @@ fn attached(
             Ok(report_run_error(&e))
         }
     }
-}
-
-/// The container's PID 1 as the state recorded it when it started.
-fn c_pid(hoist: &Hoist, c: &Container) -> u32 {
-    hoist_ops::container::load(hoist, &c.id).map_or(0, |c| c.state.pid)
 }
 
 fn forwarded_signals() -> nix::sys::signal::SigSet {
@@ -226,13 +219,7 @@ struct RawTerminal {
 }
 
 impl RawTerminal {
-    fn enter_if_tty(hoist: &Hoist, id: &str) -> Self {
-        let tty = hoist_ops::container::load(hoist, id).is_ok_and(|c| {
-            matches!(
-                c.setup.config.extra.get("Tty"),
-                Some(serde_json::Value::Bool(true))
-            )
-        });
+    fn enter_if(tty: bool) -> Self {
         let stdin = std::io::stdin();
         if !tty || !stdin.is_terminal() {
             return Self { saved: None };
@@ -278,10 +265,15 @@ pub(crate) fn start(hoist: &Hoist, a: &StartArgs) -> Result<u8> {
         if container.is_running() {
             bail!("container {} is already running", container.id);
         }
+        let tty = matches!(
+            container.setup.config.extra.get("Tty"),
+            Some(serde_json::Value::Bool(true))
+        );
         return attached(
             hoist,
             &container.id,
             container.setup.host.auto_remove,
+            tty,
             forwarded,
         );
     }
@@ -428,16 +420,6 @@ impl Serialize for PsView<'_> {
     }
 }
 
-/// Go's `Ellipsis`: at most `max` characters, the last replaced by `…` when cut.
-fn ellipsis(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// Go's `strconv.Quote` for the printable strings commands are.
 fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -505,7 +487,7 @@ impl hoist_render::RowFields for PsView<'_> {
                 if self.no_trunc {
                     go_quote(&command)
                 } else {
-                    go_quote(&ellipsis(&command, 20))
+                    go_quote(&output::ellipsis(&command, 20))
                 }
             }
             "CreatedAt" => output::created_at(Some(c.created)),
@@ -589,17 +571,24 @@ pub(crate) fn prune(hoist: &Hoist, a: &ContainerPruneArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `Deleted Containers:` and the reclaimed total, as `container prune` and `system prune` print them.
-fn prune_text(report: &hoist_ops::container::manage::PruneReport) -> String {
-    let mut s = String::new();
-    if !report.removed.is_empty() {
-        s.push_str("Deleted Containers:\n");
-        for id in &report.removed {
-            s.push_str(id);
-            s.push('\n');
-        }
+/// `Deleted Containers:` with the IDs and a blank line, or nothing; `container prune` and `system prune`
+/// both print it.
+pub(crate) fn deleted_containers(removed: &[String]) -> String {
+    if removed.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("Deleted Containers:\n");
+    for id in removed {
+        s.push_str(id);
         s.push('\n');
     }
+    s.push('\n');
+    s
+}
+
+/// The deleted containers and the reclaimed total, as `container prune` prints them.
+fn prune_text(report: &hoist_ops::container::manage::PruneReport) -> String {
+    let mut s = deleted_containers(&report.removed);
     s.push_str(&format!(
         "Total reclaimed space: {}\n",
         output::size4(report.reclaimed)

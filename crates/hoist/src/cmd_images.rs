@@ -211,16 +211,6 @@ struct HistoryContext {
     size: String,
 }
 
-/// Go's `Ellipsis`: at most `max` characters, the last replaced by `…` when cut.
-fn ellipsis(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 pub(crate) fn history(hoist: &Hoist, a: &HistoryArgs) -> Result<u8> {
     let items = hoist_ops::history::history(hoist, &a.image)?;
     let contexts: Vec<HistoryContext> = items
@@ -240,7 +230,7 @@ pub(crate) fn history(hoist: &Hoist, a: &HistoryArgs) -> Result<u8> {
                 created_by: if a.no_trunc {
                     created_by
                 } else {
-                    ellipsis(&created_by, 45)
+                    output::ellipsis(&created_by, 45)
                 },
                 created_since: if a.human {
                     created_since(created)
@@ -369,14 +359,9 @@ pub(crate) fn prune(hoist: &Hoist, a: &PruneArgs, system: bool) -> Result<u8> {
         )?;
         let containers = hoist_ops::container::manage::prune(hoist, &container_filters)?;
         reclaimed_containers = containers.reclaimed;
-        if !containers.removed.is_empty() {
-            s.push_str("Deleted Containers:\n");
-            for id in &containers.removed {
-                s.push_str(id);
-                s.push('\n');
-            }
-            s.push('\n');
-        }
+        s.push_str(&crate::cmd_container::deleted_containers(
+            &containers.removed,
+        ));
     }
     let mut report = hoist_ops::remove::prune_images(hoist, a.all, &filters)?;
     report.reclaimed += reclaimed_containers;

@@ -87,3 +87,13 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> Result<()> {
         other => other.context("writing to standard output"),
     }
 }
+
+/// Go's `Ellipsis`: at most `max` characters, the last replaced by `…` when cut.
+pub(crate) fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -22,19 +22,13 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a killed container's monitor to record the exit.
 const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Parses a signal name or number as Docker's `kill -s` and `STOPSIGNAL` accept them (`KILL`, `SIGKILL`, `9`).
+/// Parses a signal name or number as Docker's `kill -s` and `STOPSIGNAL` accept them (`KILL`, `SIGKILL`, `9`),
+/// with the runtime's parser.
 pub fn parse_signal(text: &str) -> Result<Signal, OpsError> {
-    let invalid = || OpsError::InvalidOption(format!("Invalid signal: {text}"));
-    if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number).map_err(|_| invalid());
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse().map_err(|_| invalid())
+    hoist_runtime::parse_signal(text)
+        .ok()
+        .and_then(|number| Signal::try_from(number).ok())
+        .ok_or_else(|| OpsError::InvalidOption(format!("Invalid signal: {text}")))
 }
 
 fn signal(container: &Container, sig: Signal) -> Result<(), OpsError> {

@@ -197,12 +197,6 @@ pub fn load(hoist: &Hoist, id: &str) -> Result<Container, OpsError> {
     }
 }
 
-fn is_hex(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 /// Finds a container by full ID, name (with or without Docker's leading `/`) or unique ID prefix, in
 /// Docker's order.
 pub fn find(hoist: &Hoist, input: &str) -> Result<Container, OpsError> {
@@ -219,7 +213,7 @@ pub fn find(hoist: &Hoist, input: &str) -> Result<Container, OpsError> {
     if let Some(record) = hoist.store.container_by_name(name)? {
         return Container::from_record(record);
     }
-    if !is_hex(input) {
+    if !crate::lookup::is_hex(input) {
         return Err(not_found());
     }
     let ids = hoist.store.container_ids_with_prefix(input)?;

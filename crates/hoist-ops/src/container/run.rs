@@ -26,12 +26,13 @@ pub enum Attach {
 }
 
 /// Starts `container` and waits for it in this process; returns its exit code. With `Attach::Terminal`,
-/// this is `run` without `-d` and `start -a`. `on_started` runs once the command was exec'd.
+/// this is `run` without `-d` and `start -a`. `on_started` gets the container's PID 1 (a host PID) once
+/// the command was exec'd.
 pub fn run_and_wait(
     hoist: &Hoist,
     id: &str,
     attach: Attach,
-    on_started: &mut dyn FnMut(&Container),
+    on_started: &mut dyn FnMut(u32),
 ) -> Result<i32, OpsError> {
     let container = load(hoist, id)?;
     if container.is_running() {
@@ -93,7 +94,7 @@ pub fn run_and_wait(
         start_count: container.state.start_count + 1,
     };
     save_state(&hoist.store, &container.id, &state)?;
-    on_started(&container);
+    on_started(state.pid);
 
     let status = running.wait();
     for copier in copiers {
