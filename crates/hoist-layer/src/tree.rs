@@ -148,6 +148,49 @@ pub fn write_union<W: Write>(layers: &[PathBuf], out: W) -> Result<W, TreeError>
     emitter.finish()
 }
 
+/// What the union of `layers` (top first) has at `rel` (relative, no `..`; symlinks are not followed):
+/// the host path in the topmost layer holding it and its metadata, or `None` when absent or whited out.
+pub fn union_entry(layers: &[PathBuf], rel: &Path) -> Result<Option<(PathBuf, Metadata)>, TreeError> {
+    if rel.as_os_str().is_empty() {
+        return Ok(layers
+            .first()
+            .map(|top| fs::symlink_metadata(top).map(|m| (top.clone(), m)))
+            .transpose()
+            .map_err(|e| TreeError::Io {
+                operation: "inspect",
+                path: layers[0].clone(),
+                source: e,
+            })?);
+    }
+    let Some(meta) = union_lookup(layers, rel)? else {
+        return Ok(None);
+    };
+    for layer in layers {
+        let host = layer.join(rel);
+        if let Some(found) = lstat_if_exists(&host)?
+            && found.file_type() == meta.file_type()
+            && !is_whiteout(&found)
+        {
+            return Ok(Some((host, meta)));
+        }
+    }
+    Ok(None)
+}
+
+/// Visits the union of `layers` (top first) below the directory `rel`, depth first, each directory before
+/// its children, children sorted: the path relative to `rel`, the host path and the metadata of each.
+pub fn walk_union_under(
+    layers: &[PathBuf],
+    rel: &Path,
+    mut visit: impl FnMut(&Path, &Path, &Metadata) -> Result<(), TreeError>,
+) -> Result<(), TreeError> {
+    let sources = lower_directory(layers, rel)?;
+    if sources.is_empty() {
+        return Ok(());
+    }
+    walk(&sources, true, |child, node| visit(child, &node.host, &node.meta))
+}
+
 /// Bytes of content under `root`: sizes of everything but directories, each hardlinked inode once (what
 /// Docker reports as a layer's size).
 pub fn content_size(root: &Path) -> Result<u64, TreeError> {

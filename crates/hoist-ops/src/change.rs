@@ -1,18 +1,21 @@
 //! Docker's `--change` instructions (`import -c`, `commit -c`) applied to a container config the way moby's
 //! `BuildFromConfig` applies them.
 //!
-//! The changes are joined with newlines and read as a Dockerfile by BuildKit's rules (comments, line
-//! continuations, the `escape` directive, `--flags`, JSON or shell form); each instruction must be one of
-//! CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR; all are
-//! parsed before any is applied; then they are dispatched in order as moby's classic builder does, with
-//! `$VAR`/`${VAR}` expansion from the ENV values set so far. Error texts are moby's and BuildKit's.
+//! The changes are joined with newlines and read as a Dockerfile by BuildKit's rules, through
+//! `hoist-dockerfile`'s line parser (comments, line continuations, the `escape` directive, `--flags`, JSON
+//! or shell form); each instruction must be one of CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL,
+//! ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR; all are parsed into typed instructions before any is
+//! applied; then they are dispatched in order as moby's classic builder does, with `$VAR`/`${VAR}`
+//! expansion (BuildKit's expander) from the ENV values set so far. Error texts are moby's and BuildKit's,
+//! without a location.
 //!
-//! Calls go down only: [`apply_changes`] → parser → instruction parser → dispatcher, which uses the shell
-//! word expander and the small Go-compatible helpers at the end of the file.
+//! Calls go down only: [`apply_changes`] → `hoist_dockerfile` parser → dispatcher, which uses the
+//! expander and the small Go-compatible helpers at the end of the file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use hoist_dockerfile::{CommandLine, Expander, Healthcheck, KeyValue, parser::parse_nodes};
 use hoist_spec::ContainerConfig;
 use serde_json::{Map, Value};
 
@@ -47,525 +50,33 @@ const VALID_CHANGE_COMMANDS: &[&str] = &[
 /// The default shell of shell-form CMD and ENTRYPOINT on Linux.
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
+const EMPTY_VOLUME: &str = "VOLUME specified can not be an empty string";
+
 fn build_from_config(
     config: &ContainerConfig,
     changes: &[String],
 ) -> Result<ContainerConfig, String> {
-    let parsed = parse_dockerfile(&changes.join("\n"))?;
+    let parsed = parse_nodes(&changes.join("\n")).map_err(|d| d.message)?;
     let mut instructions = Vec::with_capacity(parsed.nodes.len());
     for node in &parsed.nodes {
-        if !VALID_CHANGE_COMMANDS.contains(&node.value.to_lowercase().as_str()) {
-            return Err(format!("{} is not a valid change command", node.value));
+        if !VALID_CHANGE_COMMANDS.contains(&node.keyword.to_lowercase().as_str()) {
+            return Err(format!("{} is not a valid change command", node.keyword));
         }
-        instructions.push(parse_instruction(node)?);
+        let instruction = node.to_instruction().map_err(|d| d.message)?;
+        instructions.push(Instruction::from_command(instruction.command)?);
     }
     let mut state = DispatchState {
         config: config.clone(),
         cmd_set: false,
     };
-    let lexer = Lexer {
-        escape: parsed.escape,
-    };
     for instruction in instructions {
-        state.dispatch(&lexer, instruction)?;
+        state.dispatch(parsed.directives.escape, instruction)?;
     }
     Ok(state.config)
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The Dockerfile parser (BuildKit's `parser` package): lines to nodes.
-
-/// One instruction line: its keyword as written, the line, its `--flags` and its arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Node {
-    value: String,
-    original: String,
-    flags: Vec<String>,
-    /// Arguments flattened as BuildKit's `nodeArgs` does (key, value, separator triples for ENV and LABEL;
-    /// the sub-instruction's keyword then its arguments for ONBUILD).
-    args: Vec<String>,
-    /// The arguments were a JSON array (exec form).
-    json: bool,
-}
-
-#[derive(Debug)]
-struct Parsed {
-    nodes: Vec<Node>,
-    escape: char,
-}
-
-/// Parser directives (`# escape=`), read from the leading comment lines.
-#[derive(Debug)]
-struct Directives {
-    escape: char,
-    done: bool,
-    seen: Vec<String>,
-}
-
-impl Directives {
-    fn set_escape(&mut self, value: &str) -> Result<(), String> {
-        match value {
-            "`" => self.escape = '`',
-            "\\" => self.escape = '\\',
-            _ => {
-                return Err(format!(
-                    "invalid escape token '{value}' does not match ` or \\"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// BuildKit's `DirectiveParser.ParseLine`: `#` then `name = value`, while no other line was seen.
-    fn possible_directive(&mut self, line: &str) -> Result<(), String> {
-        if self.done {
-            return Ok(());
-        }
-        let Some((name, value)) = line
-            .strip_prefix('#')
-            .and_then(|rest| directive(rest.trim_start()))
-        else {
-            self.done = true;
-            return Ok(());
-        };
-        let key = name.to_lowercase();
-        if !["syntax", "escape", "check"].contains(&key.as_str()) {
-            self.done = true;
-            return Ok(());
-        }
-        if self.seen.contains(&key) {
-            return Err(format!("only one {key} parser directive can be used"));
-        }
-        self.seen.push(key.clone());
-        if key == "escape" {
-            self.set_escape(value)?;
-        }
-        Ok(())
-    }
-}
-
-/// Whitespace as Go's RE2 `\s` sees it.
-fn is_re2_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ')
-}
-
-/// The whitespace BuildKit splits instructions on (`[\t\v\f\r ]+`).
-fn is_split_space(c: char) -> bool {
-    matches!(c, '\t' | '\x0b' | '\x0c' | '\r' | ' ')
-}
-
-/// Matches `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`, returning the name and the value.
-fn directive(text: &str) -> Option<(&str, &str)> {
-    let name_len = text
-        .find(|c: char| !c.is_ascii_alphanumeric())
-        .unwrap_or(text.len());
-    let name = &text[..name_len];
-    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let after_name = text[name_len..].trim_start_matches(is_re2_space);
-    let after_eq = after_name.strip_prefix('=')?;
-    let value = after_eq
-        .trim_start_matches(is_re2_space)
-        .trim_end_matches(is_re2_space);
-    if !value.is_empty() {
-        return Some((name, value));
-    }
-    // Only whitespace after `=`: the lazy `(.+?)` still takes its last character.
-    let last = after_eq.chars().last()?;
-    Some((name, &after_eq[after_eq.len() - last.len_utf8()..]))
-}
-
-/// BuildKit's `Parse`, over the joined changes.
-fn parse_dockerfile(input: &str) -> Result<Parsed, String> {
-    let mut directives = Directives {
-        escape: '\\',
-        done: false,
-        seen: Vec::new(),
-    };
-    let mut nodes = Vec::new();
-    let mut lines = input.split_inclusive('\n');
-    let mut first = true;
-    while let Some(raw) = lines.next() {
-        let raw = if first {
-            raw.strip_prefix('\u{feff}').unwrap_or(raw)
-        } else {
-            raw
-        };
-        first = false;
-        let processed = process_line(&mut directives, raw, true)?;
-        let (mut line, mut end_of_line) = trim_continuation(processed, directives.escape);
-        if end_of_line && line.is_empty() {
-            continue;
-        }
-        while !end_of_line {
-            let Some(next) = lines.next() else { break };
-            let processed = process_line(&mut directives, next, false)?;
-            if is_comment(next) || processed.trim_start().is_empty() {
-                continue;
-            }
-            let (more, end) = trim_continuation(processed, directives.escape);
-            line.push_str(&more);
-            end_of_line = end;
-        }
-        nodes.push(node_from_line(&line, directives.escape)?);
-    }
-    if nodes.is_empty() {
-        return Err("file with no instructions".to_owned());
-    }
-    Ok(Parsed {
-        nodes,
-        escape: directives.escape,
-    })
-}
-
-fn is_comment(line: &str) -> bool {
-    line.trim_start().starts_with('#')
-}
-
-/// Strips the line end (and, for a first line, leading whitespace), reads a possible directive, and blanks
-/// comment lines.
-fn process_line<'a>(
-    directives: &mut Directives,
-    raw: &'a str,
-    strip_left: bool,
-) -> Result<&'a str, String> {
-    let mut token = raw.trim_end_matches(['\r', '\n']);
-    if strip_left {
-        token = token.trim_start();
-    }
-    directives.possible_directive(token)?;
-    Ok(if is_comment(token) { "" } else { token })
-}
-
-/// Removes a trailing escape token (plus spaces and tabs after it) that continues the line, unless it is
-/// itself escaped. Returns the line and whether it ends the instruction.
-fn trim_continuation(line: &str, escape: char) -> (String, bool) {
-    let body = line.trim_end_matches([' ', '\t']);
-    let Some(before) = body.strip_suffix(escape) else {
-        return (line.to_owned(), true);
-    };
-    if before.ends_with(escape) {
-        return (line.to_owned(), true);
-    }
-    (before.to_owned(), false)
-}
-
-/// `splitCommand` and the per-instruction line parsers.
-fn node_from_line(line: &str, escape: char) -> Result<Node, String> {
-    let trimmed = line.trim();
-    let (command, rest) = match trimmed.find(is_split_space) {
-        Some(i) => (
-            &trimmed[..i],
-            Some(trimmed[i..].trim_start_matches(is_split_space)),
-        ),
-        None => (trimmed, None),
-    };
-    let (args_text, flags) = match rest {
-        Some(rest) => extract_builder_flags(rest, escape),
-        None => (String::new(), Vec::new()),
-    };
-    let args_text = args_text.trim();
-    let (args, json) = match command.to_lowercase().as_str() {
-        "cmd" | "entrypoint" | "run" | "shell" => parse_maybe_json(args_text)?,
-        "env" => (parse_name_val(args_text, "ENV", escape)?, false),
-        "label" => (parse_name_val(args_text, "LABEL", escape)?, false),
-        "expose" | "from" => (split_whitespace_delimited(args_text), false),
-        "healthcheck" => parse_health_config(args_text)?,
-        "maintainer" | "stopsignal" | "user" | "workdir" => (parse_string(args_text), false),
-        "onbuild" => (parse_sub_command(args_text, escape)?, false),
-        "add" | "copy" | "volume" => parse_maybe_json_to_list(args_text)?,
-        "arg" => (parse_words(args_text, escape), false),
-        _ => (Vec::new(), false),
-    };
-    Ok(Node {
-        value: command.to_owned(),
-        original: line.to_owned(),
-        flags,
-        args,
-        json,
-    })
-}
-
-/// Takes the leading `--flag[=value]` words off an instruction's arguments (BuildKit works on bytes here).
-fn extract_builder_flags(line: &str, escape: char) -> (String, Vec<String>) {
-    #[derive(PartialEq)]
-    enum Phase {
-        Spaces,
-        Word,
-        Quote,
-    }
-    let bytes = line.as_bytes();
-    let escape = u8::try_from(escape).unwrap_or(b'\\');
-    let mut words = Vec::new();
-    let mut phase = Phase::Spaces;
-    let mut word = String::new();
-    let mut quote = 0u8;
-    let mut blank_ok = false;
-    let mut pos = 0usize;
-    while pos <= bytes.len() {
-        let ch = bytes.get(pos).copied();
-        if phase == Phase::Spaces {
-            let Some(c) = ch else { break };
-            if c.is_ascii_whitespace() || c == 0x0b {
-                pos += 1;
-                continue;
-            }
-            if c != b'-' || bytes.get(pos + 1) != Some(&b'-') {
-                return (line.get(pos..).unwrap_or_default().to_owned(), words);
-            }
-            phase = Phase::Word;
-        }
-        let Some(c) = ch else {
-            if word != "--" && (blank_ok || !word.is_empty()) {
-                words.push(word);
-            }
-            break;
-        };
-        if phase == Phase::Word {
-            if c.is_ascii_whitespace() || c == 0x0b {
-                phase = Phase::Spaces;
-                if word == "--" {
-                    return (line.get(pos..).unwrap_or_default().to_owned(), words);
-                }
-                if blank_ok || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-                word.clear();
-                blank_ok = false;
-                pos += 1;
-                continue;
-            }
-            if c == b'\'' || c == b'"' {
-                quote = c;
-                blank_ok = true;
-                phase = Phase::Quote;
-                pos += 1;
-                continue;
-            }
-            let mut c = c;
-            if c == escape {
-                if pos + 1 == bytes.len() {
-                    pos += 1;
-                    continue;
-                }
-                pos += 1;
-                c = bytes[pos];
-            }
-            word.push(char::from(c));
-            pos += 1;
-            continue;
-        }
-        // In quotes.
-        if c == quote {
-            phase = Phase::Word;
-            pos += 1;
-            continue;
-        }
-        let mut c = c;
-        if c == escape {
-            if pos + 1 == bytes.len() {
-                phase = Phase::Word;
-                pos += 1;
-                continue;
-            }
-            pos += 1;
-            c = bytes[pos];
-        }
-        word.push(char::from(c));
-        pos += 1;
-    }
-    (String::new(), words)
-}
-
-/// Splits into words at unquoted whitespace, keeping quotes and escapes (they go at expansion time).
-fn parse_words(rest: &str, escape: char) -> Vec<String> {
-    #[derive(PartialEq)]
-    enum Phase {
-        Spaces,
-        Word,
-        Quote,
-    }
-    let chars: Vec<char> = rest.chars().collect();
-    let mut words = Vec::new();
-    let mut phase = Phase::Spaces;
-    let mut word = String::new();
-    let mut quote = '\0';
-    let mut blank_ok = false;
-    let mut pos = 0usize;
-    while pos <= chars.len() {
-        let ch = chars.get(pos).copied();
-        if phase == Phase::Spaces {
-            let Some(c) = ch else { break };
-            if c.is_whitespace() {
-                pos += 1;
-                continue;
-            }
-            phase = Phase::Word;
-        }
-        let Some(mut c) = ch else {
-            if blank_ok || !word.is_empty() {
-                words.push(word);
-            }
-            break;
-        };
-        if phase == Phase::Word {
-            if c.is_whitespace() {
-                phase = Phase::Spaces;
-                if blank_ok || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-                blank_ok = false;
-                pos += 1;
-                continue;
-            }
-            if c == '\'' || c == '"' {
-                quote = c;
-                blank_ok = true;
-                phase = Phase::Quote;
-            }
-            if c == escape {
-                if pos + 1 == chars.len() {
-                    pos += 1;
-                    continue;
-                }
-                // Unquoted, an escape and the character after it are kept together, even a quote.
-                word.push(c);
-                pos += 1;
-                c = chars[pos];
-            }
-            word.push(c);
-            pos += 1;
-            continue;
-        }
-        // In quotes.
-        if c == quote {
-            phase = Phase::Word;
-        }
-        if c == escape && quote != '\'' {
-            if pos + 1 == chars.len() {
-                phase = Phase::Word;
-                pos += 1;
-                continue;
-            }
-            pos += 1;
-            word.push(c);
-            c = chars[pos];
-        }
-        word.push(c);
-        pos += 1;
-    }
-    words
-}
-
-/// `KEY name value` (legacy) or `KEY a=b c="d e"`: flattened (key, value, separator) triples.
-fn parse_name_val(rest: &str, key: &str, escape: char) -> Result<Vec<String>, String> {
-    let words = parse_words(rest, escape);
-    let Some(first) = words.first() else {
-        return Ok(Vec::new());
-    };
-    if !first.contains('=') {
-        let Some(i) = rest.find(is_split_space) else {
-            return Err(format!("{key} must have two arguments"));
-        };
-        let value = rest[i..].trim_start_matches(is_split_space);
-        return Ok(vec![rest[..i].to_owned(), value.to_owned(), String::new()]);
-    }
-    let mut out = Vec::with_capacity(words.len() * 3);
-    for word in &words {
-        let Some((name, value)) = word.split_once('=') else {
-            return Err(format!(
-                "Syntax error - can't find = in {}. Must be of the form: name=value",
-                go_quote(word)
-            ));
-        };
-        out.extend([name.to_owned(), value.to_owned(), "=".to_owned()]);
-    }
-    Ok(out)
-}
-
-fn split_whitespace_delimited(rest: &str) -> Vec<String> {
-    if rest.is_empty() {
-        return Vec::new();
-    }
-    rest.split(is_split_space)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn parse_string(rest: &str) -> Vec<String> {
-    if rest.is_empty() {
-        Vec::new()
-    } else {
-        vec![rest.to_owned()]
-    }
-}
-
-const NOT_STRING_ARRAY: &str =
-    "when using JSON array syntax, arrays must be comprised of strings only";
-
-/// The exec form: `Ok(Some(args))` for a JSON array of strings, `Ok(None)` for anything that is not JSON.
-fn parse_json(rest: &str) -> Result<Option<Vec<String>>, String> {
-    let rest = rest.trim_start();
-    if !rest.starts_with('[') {
-        return Ok(None);
-    }
-    let Ok(items) = serde_json::from_str::<Vec<Value>>(rest) else {
-        return Ok(None);
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::String(s) => Ok(s),
-            _ => Err(NOT_STRING_ARRAY.to_owned()),
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-fn parse_maybe_json(rest: &str) -> Result<(Vec<String>, bool), String> {
-    if rest.is_empty() {
-        return Ok((Vec::new(), false));
-    }
-    Ok(match parse_json(rest)? {
-        Some(args) => (args, true),
-        None => (vec![rest.to_owned()], false),
-    })
-}
-
-fn parse_maybe_json_to_list(rest: &str) -> Result<(Vec<String>, bool), String> {
-    Ok(match parse_json(rest)? {
-        Some(args) => (args, true),
-        None => (split_whitespace_delimited(rest), false),
-    })
-}
-
-/// `HEALTHCHECK TYPE [command]`: the type word, then the command in either form.
-fn parse_health_config(rest: &str) -> Result<(Vec<String>, bool), String> {
-    let sep = rest.find(char::is_whitespace).unwrap_or(rest.len());
-    if sep == 0 {
-        return Ok((Vec::new(), false));
-    }
-    let (kind, command) = rest.split_at(sep);
-    let (mut args, json) = parse_maybe_json(command.trim_start())?;
-    args.insert(0, kind.to_owned());
-    Ok((args, json))
-}
-
-/// ONBUILD's sub-instruction is parsed like a line of its own; its keyword and arguments follow.
-fn parse_sub_command(rest: &str, escape: char) -> Result<Vec<String>, String> {
-    if rest.is_empty() {
-        return Ok(Vec::new());
-    }
-    let child = node_from_line(rest, escape)?;
-    let mut args = vec![child.value];
-    args.extend(child.args);
-    Ok(args)
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Instructions (BuildKit's `instructions` package): argument counts, flags and forms.
+// Instructions as the classic builder applies them.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct CmdLine {
@@ -574,8 +85,23 @@ struct CmdLine {
     prepend_shell: bool,
 }
 
+impl CmdLine {
+    /// BuildKit's `handleJSONArgs` result: the array, or the shell text (none when nothing was written).
+    fn from_line(line: CommandLine, empty_as_none: bool) -> Self {
+        let (args, prepend_shell) = match line {
+            CommandLine::Exec(args) => (args, false),
+            CommandLine::Shell(text) if text.is_empty() => (Vec::new(), true),
+            CommandLine::Shell(text) => (vec![text], true),
+        };
+        Self {
+            args: (!(empty_as_none && args.is_empty())).then_some(args),
+            prepend_shell,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Healthcheck {
+struct HealthConfig {
     test: Vec<String>,
     interval: i64,
     timeout: i64,
@@ -584,7 +110,39 @@ struct Healthcheck {
     retries: i64,
 }
 
-impl Healthcheck {
+impl HealthConfig {
+    fn from_healthcheck(health: Healthcheck) -> Self {
+        match health {
+            Healthcheck::None => Self {
+                test: vec!["NONE".to_owned()],
+                ..Self::default()
+            },
+            Healthcheck::Check {
+                command,
+                interval,
+                timeout,
+                start_period,
+                start_interval,
+                retries,
+            } => {
+                let test = match command {
+                    CommandLine::Exec(args) => {
+                        std::iter::once("CMD".to_owned()).chain(args).collect()
+                    }
+                    CommandLine::Shell(text) => vec!["CMD-SHELL".to_owned(), text],
+                };
+                Self {
+                    test,
+                    interval: interval.unwrap_or(0),
+                    timeout: timeout.unwrap_or(0),
+                    start_period: start_period.unwrap_or(0),
+                    start_interval: start_interval.unwrap_or(0),
+                    retries: retries.unwrap_or(0),
+                }
+            }
+        }
+    }
+
     /// Docker's `HealthConfig` JSON: durations in nanoseconds, zero fields left out.
     fn to_value(&self) -> Value {
         let mut out = Map::new();
@@ -612,7 +170,7 @@ enum Instruction {
     Label(Vec<(String, String)>),
     Cmd(CmdLine),
     Entrypoint(CmdLine),
-    Healthcheck(Healthcheck),
+    Healthcheck(HealthConfig),
     Expose(Vec<String>),
     User(String),
     Volume(Vec<String>),
@@ -621,265 +179,25 @@ enum Instruction {
     OnBuild(String),
 }
 
-fn parse_instruction(node: &Node) -> Result<Instruction, String> {
-    let args = &node.args;
-    let exactly_one = |name: &str| -> Result<String, String> {
-        match args.as_slice() {
-            [one] => Ok(one.clone()),
-            _ => Err(format!("{name} requires exactly one argument")),
-        }
-    };
-    let at_least_one = |name: &str| -> Result<(), String> {
-        if args.is_empty() {
-            Err(format!("{name} requires at least one argument"))
-        } else {
-            Ok(())
-        }
-    };
-    Ok(match node.value.to_lowercase().as_str() {
-        "env" => {
-            parse_flags(&node.flags, &[])?;
-            Instruction::Env(key_value_pairs(args, "ENV")?)
-        }
-        "label" => {
-            parse_flags(&node.flags, &[])?;
-            Instruction::Label(key_value_pairs(args, "LABEL")?)
-        }
-        "onbuild" => {
-            at_least_one("ONBUILD")?;
-            parse_flags(&node.flags, &[])?;
-            let trigger = args[0].trim().to_uppercase();
-            match trigger.as_str() {
-                "ONBUILD" => {
-                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_owned());
-                }
-                "MAINTAINER" | "FROM" => {
-                    return Err(format!("{trigger} isn't allowed as an ONBUILD trigger"));
-                }
-                _ => {}
-            }
-            Instruction::OnBuild(strip_onbuild_keyword(&node.original).to_owned())
-        }
-        "workdir" => {
-            let path = exactly_one("WORKDIR")?;
-            parse_flags(&node.flags, &[])?;
-            Instruction::Workdir(path)
-        }
-        "cmd" => {
-            parse_flags(&node.flags, &[])?;
-            Instruction::Cmd(CmdLine {
-                args: Some(handle_json_args(args, node.json)),
-                prepend_shell: !node.json,
-            })
-        }
-        "entrypoint" => {
-            parse_flags(&node.flags, &[])?;
-            let cmd = handle_json_args(args, node.json);
-            Instruction::Entrypoint(CmdLine {
-                args: (!cmd.is_empty()).then_some(cmd),
-                prepend_shell: !node.json,
-            })
-        }
-        "healthcheck" => Instruction::Healthcheck(parse_healthcheck(node)?),
-        "expose" => {
-            at_least_one("EXPOSE")?;
-            parse_flags(&node.flags, &[])?;
-            let mut ports = args.clone();
-            ports.sort();
-            Instruction::Expose(ports)
-        }
-        "user" => {
-            let user = exactly_one("USER")?;
-            parse_flags(&node.flags, &[])?;
-            Instruction::User(user)
-        }
-        "volume" => {
-            at_least_one("VOLUME")?;
-            parse_flags(&node.flags, &[])?;
-            let mut volumes = Vec::with_capacity(args.len());
-            for v in args {
-                let v = v.trim();
-                if v.is_empty() {
-                    return Err(EMPTY_VOLUME.to_owned());
-                }
-                volumes.push(v.to_owned());
-            }
-            Instruction::Volume(volumes)
-        }
-        // moby parses no flags for STOPSIGNAL: they are ignored.
-        "stopsignal" => Instruction::StopSignal(exactly_one("STOPSIGNAL")?),
-        _ => return Err(format!("{} is not a valid change command", node.value)),
-    })
-}
-
-const EMPTY_VOLUME: &str = "VOLUME specified can not be an empty string";
-
-fn key_value_pairs(args: &[String], command: &str) -> Result<Vec<(String, String)>, String> {
-    if args.is_empty() {
-        return Err(format!("{command} requires at least one argument"));
-    }
-    if !args.len().is_multiple_of(3) {
-        return Err(format!("Bad input to {command}, too many arguments"));
-    }
-    args.chunks(3)
-        .map(|triple| match triple {
-            [key, value, _] if !key.is_empty() => Ok((key.clone(), value.clone())),
-            _ => Err(format!("{command} names can not be blank")),
+impl Instruction {
+    fn from_command(command: hoist_dockerfile::Command) -> Result<Self, String> {
+        use hoist_dockerfile::Command as C;
+        let pairs = |kvs: Vec<KeyValue>| kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
+        Ok(match command {
+            C::Env(kvs) => Self::Env(pairs(kvs)),
+            C::Label(kvs) => Self::Label(pairs(kvs)),
+            C::Cmd(line) => Self::Cmd(CmdLine::from_line(line, false)),
+            C::Entrypoint(line) => Self::Entrypoint(CmdLine::from_line(line, true)),
+            C::Healthcheck(health) => Self::Healthcheck(HealthConfig::from_healthcheck(health)),
+            C::Expose(ports) => Self::Expose(ports),
+            C::User(user) => Self::User(user),
+            C::Volume(volumes) => Self::Volume(volumes),
+            C::Workdir(path) => Self::Workdir(path),
+            C::Stopsignal(signal) => Self::StopSignal(signal),
+            C::Onbuild(expression) => Self::OnBuild(expression),
+            other => return Err(format!("{} is not a valid change command", other.keyword())),
         })
-        .collect()
-}
-
-fn handle_json_args(args: &[String], json: bool) -> Vec<String> {
-    if args.is_empty() {
-        Vec::new()
-    } else if json {
-        args.to_vec()
-    } else {
-        vec![args.join(" ")]
     }
-}
-
-/// The trigger as written: the line without its `ONBUILD` keyword (`(?i)^\s*ONBUILD\s*`).
-fn strip_onbuild_keyword(original: &str) -> &str {
-    let rest = original.trim_start_matches(is_re2_space);
-    match rest.get(..7) {
-        Some(keyword) if keyword.eq_ignore_ascii_case("ONBUILD") => {
-            rest[7..].trim_start_matches(is_re2_space)
-        }
-        _ => original,
-    }
-}
-
-/// BuildKit's `BFlags.Parse` for string flags: `--name=value` where `name` is in `known`.
-fn parse_flags(flags: &[String], known: &[&str]) -> Result<HashMap<String, String>, String> {
-    let mut values = HashMap::new();
-    for flag in flags {
-        if flag == "--" {
-            break;
-        }
-        let Some(body) = flag.strip_prefix("--") else {
-            return Err(format!("arg should start with -- : {flag}"));
-        };
-        let (name, value) = match body.split_once('=') {
-            Some((name, value)) => (name, Some(value)),
-            None => (body, None),
-        };
-        let flag_name = format!("--{name}");
-        if !known.contains(&name) {
-            let message = format!("unknown flag: {flag_name}");
-            return Err(match suggest(name, known) {
-                Some(similar) => format!("{message} (did you mean {similar}?)"),
-                None => message,
-            });
-        }
-        if values.contains_key(name) {
-            return Err(format!("duplicate flag specified: {flag_name}"));
-        }
-        let Some(value) = value else {
-            return Err(format!("missing a value on flag: {flag_name}"));
-        };
-        values.insert(name.to_owned(), value.to_owned());
-    }
-    Ok(values)
-}
-
-/// The closest known name within an edit distance of 2, as BuildKit's `suggest.Search` finds it.
-fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let mut best = None;
-    let mut best_distance = 3;
-    for &option in known {
-        let distance = levenshtein(name, option);
-        if distance < best_distance {
-            best = Some(option);
-            best_distance = distance;
-        }
-    }
-    best
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
-const HEALTHCHECK_FLAGS: &[&str] = &[
-    "interval",
-    "timeout",
-    "start-period",
-    "start-interval",
-    "retries",
-];
-
-fn parse_healthcheck(node: &Node) -> Result<Healthcheck, String> {
-    let Some((kind, command)) = node.args.split_first() else {
-        return Err("HEALTHCHECK requires at least one argument".to_owned());
-    };
-    let kind = kind.to_uppercase();
-    if kind == "NONE" {
-        if !command.is_empty() {
-            return Err("HEALTHCHECK NONE takes no arguments".to_owned());
-        }
-        return Ok(Healthcheck {
-            test: vec![kind],
-            ..Healthcheck::default()
-        });
-    }
-    let flags = parse_flags(&node.flags, HEALTHCHECK_FLAGS)?;
-    if kind != "CMD" {
-        return Err(format!(
-            "Unknown type {} in HEALTHCHECK (try CMD)",
-            go_quote(&kind)
-        ));
-    }
-    let command = handle_json_args(command, node.json);
-    if command.is_empty() {
-        return Err("Missing command after HEALTHCHECK CMD".to_owned());
-    }
-    let mut test = vec![if node.json { "CMD" } else { "CMD-SHELL" }.to_owned()];
-    test.extend(command);
-    let interval = |name: &str| flags.get(name).map_or(Ok(0), |v| parse_interval(name, v));
-    let retries = match flags.get("retries").map(String::as_str) {
-        None | Some("") => 0,
-        Some(v) => {
-            let retries = parse_go_int32(v)?;
-            if retries < 0 {
-                return Err(format!("--retries cannot be negative ({retries})"));
-            }
-            retries
-        }
-    };
-    Ok(Healthcheck {
-        test,
-        interval: interval("interval")?,
-        timeout: interval("timeout")?,
-        start_period: interval("start-period")?,
-        start_interval: interval("start-interval")?,
-        retries,
-    })
-}
-
-/// A healthcheck interval: a Go duration of at least 1ms, or 0 (unset).
-fn parse_interval(flag: &str, value: &str) -> Result<i64, String> {
-    if value.is_empty() {
-        return Ok(0);
-    }
-    let nanos = parse_go_duration(value)?;
-    if nanos != 0 && nanos < 1_000_000 {
-        return Err(format!(
-            "Interval {} cannot be less than 1ms",
-            go_quote(flag)
-        ));
-    }
-    Ok(nanos)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -893,9 +211,19 @@ struct DispatchState {
 }
 
 impl DispatchState {
-    fn dispatch(&mut self, lexer: &Lexer, instruction: Instruction) -> Result<(), String> {
+    fn dispatch(&mut self, escape: char, instruction: Instruction) -> Result<(), String> {
         let env = Env::from_slice(self.config.env.as_deref().unwrap_or_default());
-        let expand = |word: &str| lexer.process_word(word, &env);
+        let lookup = |name: &str| env.get(name).map(str::to_owned);
+        let expander = Expander {
+            escape,
+            lookup: &lookup,
+        };
+        let expand = |word: &str| {
+            expander
+                .expand(word)
+                .map(|e| e.value)
+                .map_err(|e| e.to_string())
+        };
         let config = &mut self.config;
         match instruction {
             Instruction::Env(pairs) => {
@@ -938,7 +266,7 @@ impl DispatchState {
             Instruction::Expose(ports) => {
                 let mut words = Vec::new();
                 for port in &ports {
-                    words.extend(lexer.process_words(port, &env)?);
+                    words.extend(expander.expand_words(port).map_err(|e| e.to_string())?);
                 }
                 let exposed = config.exposed_ports.get_or_insert_with(BTreeMap::new);
                 for spec in &words {
@@ -1142,8 +470,7 @@ fn check_signal(raw: &str) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Shell-style word expansion (BuildKit's `shell.Lex`): quotes, escapes, `$VAR`, `${VAR}` and the
-// `-`, `+` and `?` modifiers with or without `:`.
+// Variables for expansion.
 
 /// Environment variables for expansion; a later entry for a name wins.
 #[derive(Debug, Default)]
@@ -1165,293 +492,6 @@ impl Env {
 
     fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Lexer {
-    escape: char,
-}
-
-impl Lexer {
-    /// Expands one word, keeping its inner whitespace (ENV, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL).
-    fn process_word(&self, word: &str, env: &Env) -> Result<String, String> {
-        self.process(word, env).map(|(result, _)| result)
-    }
-
-    /// Expands then splits at unquoted whitespace (EXPOSE: `$PORTS` may hold several ports).
-    fn process_words(&self, word: &str, env: &Env) -> Result<Vec<String>, String> {
-        self.process(word, env).map(|(_, words)| words)
-    }
-
-    fn process(&self, word: &str, env: &Env) -> Result<(String, Vec<String>), String> {
-        let mut scanner = ShellWord {
-            chars: word.chars().collect(),
-            pos: 0,
-            escape: self.escape,
-            env,
-        };
-        scanner
-            .process_stop_on(None)
-            .map_err(|e| format!("failed to process {}: {e}", go_quote(word)))
-    }
-}
-
-/// Words being split out of an expansion.
-#[derive(Debug, Default)]
-struct Words {
-    word: String,
-    words: Vec<String>,
-    in_word: bool,
-}
-
-impl Words {
-    fn add_char(&mut self, c: char) {
-        if c.is_whitespace() && self.in_word {
-            if !self.word.is_empty() {
-                self.words.push(std::mem::take(&mut self.word));
-                self.in_word = false;
-            }
-        } else if !c.is_whitespace() {
-            self.add_raw_char(c);
-        }
-    }
-
-    fn add_raw_char(&mut self, c: char) {
-        self.word.push(c);
-        self.in_word = true;
-    }
-
-    fn add_string(&mut self, s: &str) {
-        s.chars().for_each(|c| self.add_char(c));
-    }
-
-    fn add_raw_string(&mut self, s: &str) {
-        self.word.push_str(s);
-        self.in_word = true;
-    }
-
-    fn finish(mut self) -> Vec<String> {
-        if !self.word.is_empty() {
-            self.words.push(self.word);
-        }
-        self.words
-    }
-}
-
-#[derive(Debug)]
-struct ShellWord<'a> {
-    chars: Vec<char>,
-    pos: usize,
-    escape: char,
-    env: &'a Env,
-}
-
-impl ShellWord<'_> {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    fn next(&mut self) -> Option<char> {
-        let c = self.peek();
-        if c.is_some() {
-            self.pos += 1;
-        }
-        c
-    }
-
-    fn process_stop_on(&mut self, stop: Option<char>) -> Result<(String, Vec<String>), String> {
-        let mut result = String::new();
-        let mut words = Words::default();
-        while let Some(c) = self.peek() {
-            if stop == Some(c) {
-                self.next();
-                return Ok((result, words.finish()));
-            }
-            match c {
-                '$' => {
-                    let value = self.process_dollar()?;
-                    result.push_str(&value);
-                    words.add_string(&value);
-                }
-                '\'' | '"' => {
-                    let value = if c == '\'' {
-                        self.process_single_quote()?
-                    } else {
-                        self.process_double_quote()?
-                    };
-                    result.push_str(&value);
-                    words.add_raw_string(&value);
-                }
-                _ => {
-                    self.next();
-                    if c == self.escape {
-                        // An escape takes the next character literally; at the very end it is dropped.
-                        let Some(escaped) = self.next() else { break };
-                        words.add_raw_char(escaped);
-                        result.push(escaped);
-                    } else {
-                        words.add_char(c);
-                        result.push(c);
-                    }
-                }
-            }
-        }
-        if let Some(stop) = stop {
-            return Err(format!(
-                "unexpected end of statement while looking for matching {stop}"
-            ));
-        }
-        Ok((result, words.finish()))
-    }
-
-    fn process_single_quote(&mut self) -> Result<String, String> {
-        self.next();
-        let mut result = String::new();
-        loop {
-            match self.next() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching single-quote"
-                            .to_owned(),
-                    );
-                }
-                Some('\'') => return Ok(result),
-                Some(c) => result.push(c),
-            }
-        }
-    }
-
-    fn process_double_quote(&mut self) -> Result<String, String> {
-        self.next();
-        let mut result = String::new();
-        loop {
-            match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .to_owned(),
-                    );
-                }
-                Some('"') => {
-                    self.next();
-                    return Ok(result);
-                }
-                Some('$') => result.push_str(&self.process_dollar()?),
-                Some(_) => {
-                    let mut c = self.next().unwrap_or_default();
-                    if c == self.escape {
-                        match self.peek() {
-                            None => continue,
-                            // Only these can be escaped inside double quotes; other escapes stay as written.
-                            Some(next) if next == '"' || next == '$' || next == self.escape => {
-                                c = self.next().unwrap_or_default();
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                    result.push(c);
-                }
-            }
-        }
-    }
-
-    fn process_dollar(&mut self) -> Result<String, String> {
-        self.next();
-        if self.peek() != Some('{') {
-            let name = self.process_name();
-            if name.is_empty() {
-                return Ok("$".to_owned());
-            }
-            return Ok(self.env.get(&name).unwrap_or_default().to_owned());
-        }
-        self.next();
-        match self.peek() {
-            None => return Err("syntax error: missing '}'".to_owned()),
-            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".to_owned()),
-            Some(_) => {}
-        }
-        let name = self.process_name();
-        let c = self.next();
-        let mut modifier_text = c.map_or('\u{fffd}', |c| c).to_string();
-        let (modifier, null_is_unset) = match c {
-            Some('}') => return Ok(self.env.get(&name).unwrap_or_default().to_owned()),
-            Some(':') => {
-                let m = self.next();
-                modifier_text.push(m.map_or('\u{fffd}', |m| m));
-                if matches!(m, Some('#' | '%')) {
-                    return Err(format!(
-                        "unsupported modifier ({modifier_text}) in substitution"
-                    ));
-                }
-                (m, true)
-            }
-            Some('+' | '-' | '?') => (c, false),
-            // BuildKit also has `#`, `%` (pattern trimming) and `/` (replacement); hoist does not.
-            _ => {
-                return Err(format!(
-                    "unsupported modifier ({modifier_text}) in substitution"
-                ));
-            }
-        };
-        let word = match self.process_stop_on(Some('}')) {
-            Ok((word, _)) => word,
-            Err(_) if self.peek().is_none() => return Err("syntax error: missing '}'".to_owned()),
-            Err(e) => return Err(e),
-        };
-        let value = self.env.get(&name);
-        let unset = value.is_none() || (null_is_unset && value == Some(""));
-        match modifier {
-            Some('-') => Ok(if unset {
-                word
-            } else {
-                value.unwrap_or_default().to_owned()
-            }),
-            Some('+') => Ok(if unset { String::new() } else { word }),
-            Some('?') => match value {
-                Some(v) if !unset => Ok(v.to_owned()),
-                _ => {
-                    let default = if value.is_none() {
-                        "is not allowed to be unset"
-                    } else {
-                        "is not allowed to be empty"
-                    };
-                    let message = if word.is_empty() {
-                        default
-                    } else {
-                        word.as_str()
-                    };
-                    Err(format!("{name}: {message}"))
-                }
-            },
-            _ => Err(format!(
-                "unsupported modifier ({modifier_text}) in substitution"
-            )),
-        }
-    }
-
-    /// A variable name: letters, digits and `_`; or a run of digits; or one special parameter.
-    fn process_name(&mut self) -> String {
-        let mut name = String::new();
-        while let Some(c) = self.peek() {
-            if name.is_empty() && c.is_numeric() {
-                while let Some(d) = self.peek().filter(|d| d.is_numeric()) {
-                    name.push(d);
-                    self.next();
-                }
-                return name;
-            }
-            if name.is_empty() && matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0') {
-                self.next();
-                return c.to_string();
-            }
-            if !(c.is_alphabetic() || c.is_numeric() || c == '_') {
-                break;
-            }
-            name.push(c);
-            self.next();
-        }
-        name
     }
 }
 
@@ -1490,28 +530,6 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds, with Go's error text.
-fn parse_go_duration(original: &str) -> Result<i64, String> {
-    hoist_render::gotime::parse_go_duration(original).map_err(|e| e.to_string())
-}
-
-/// Go's `strconv.ParseInt(s, 10, 32)`.
-fn parse_go_int32(s: &str) -> Result<i64, String> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "strconv.ParseInt: parsing {}: invalid syntax",
-            go_quote(s)
-        ));
-    }
-    s.parse::<i32>().map(i64::from).map_err(|_| {
-        format!(
-            "strconv.ParseInt: parsing {}: value out of range",
-            go_quote(s)
-        )
-    })
-}
-
 /// Go's `strconv.Atoi`.
 fn parse_go_atoi(s: &str) -> Result<i64, ()> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -1524,6 +542,14 @@ fn parse_go_atoi(s: &str) -> Result<i64, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOT_STRING_ARRAY: &str =
+        "when using JSON array syntax, arrays must be comprised of strings only";
+
+    /// Go's `time.ParseDuration` (HEALTHCHECK's durations are parsed by hoist-dockerfile now).
+    fn parse_go_duration(original: &str) -> Result<i64, String> {
+        hoist_render::gotime::parse_go_duration(original).map_err(|e| e.to_string())
+    }
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()

@@ -49,6 +49,8 @@ pub enum OpsError {
     Archive(#[from] hoist_archive::ArchiveError),
     #[error(transparent)]
     Store(#[from] hoist_store::StoreError),
+    #[error(transparent)]
+    Build(#[from] hoist_build::BuildError),
     /// Docker's wording for what a registry does not have (`manifest unknown`, no platform match).
     #[error("{0}")]
     NotFound(String),

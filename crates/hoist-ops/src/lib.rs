@@ -3,6 +3,8 @@
 //!
 //! The CLI (and later the Engine API socket) are thin front ends over this crate; nothing here prints.
 
+pub mod build;
+pub mod builder;
 pub mod change;
 pub mod container;
 pub mod copy;

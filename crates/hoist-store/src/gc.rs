@@ -102,6 +102,13 @@ impl Store {
         for diff_ids in image_diff_ids(&self.conn())? {
             keep.extend(chain_ids(&diff_ids).iter().map(|c| c.hex().to_owned()));
         }
+        // A cached build step keeps the snapshot of the stack it ends (its ancestors are kept by the
+        // steps before it, or rebuilt from blobs when a base image is gone).
+        for record in self.build_cache_records()? {
+            if let Some(chain) = record.chain {
+                keep.insert(chain.hex().to_owned());
+            }
+        }
         for dir in [
             self.snapshots_dir(),
             self.layer_snapshots_dir(),
@@ -251,7 +258,7 @@ fn image_diff_ids(conn: &Connection) -> Result<Vec<Vec<Digest>>> {
 fn referenced_blobs(conn: &Connection) -> Result<HashSet<Digest>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM images UNION SELECT manifest FROM images UNION SELECT blob FROM layers
-         UNION SELECT blob FROM pins",
+         UNION SELECT blob FROM pins UNION SELECT blob FROM build_cache WHERE blob IS NOT NULL",
     )?;
     let rows = stmt.query_map([], |row| digest_at(row, 0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -6,7 +6,8 @@
 //! ```text
 //! blobs/sha256/<hex>   committed blobs, read-only, content always matching the name
 //! ingest/              temporary files of blobs being written (removed by GC)
-//! hoist.db             SQLite metadata (WAL mode): images, layers, tags, repository digests, pins
+//! hoist.db             SQLite metadata (WAL mode): images, layers, tags, repository digests, pins,
+//!                      containers, the build cache
 //! lock                 shared by writers, exclusive for GC
 //! snapshots/           unpacked layers and container snapshots (see the `snapshot` module)
 //! ```
@@ -20,6 +21,7 @@
 //! instant therefore leaves at worst a temporary file or an unreferenced blob, both of which GC removes.
 
 mod blobs;
+mod build_cache;
 mod containers;
 mod error;
 mod gc;
@@ -36,6 +38,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::Connection;
 
 pub use blobs::{Ingest, PendingBlob, Resumed};
+pub use build_cache::BuildCacheRecord;
 pub use containers::ContainerRecord;
 pub use error::{Result, StoreError};
 pub use lock::WriteGuard;

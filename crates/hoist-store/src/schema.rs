@@ -89,6 +89,25 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX containers_image ON containers (image);
     ",
+    // 3: the build cache. One row per cached build step: its content key, the layer it made (NULL for a
+    // step that changed no file), the chain ID of the layer stack it ends (whose unpacked snapshot GC keeps
+    // while the row exists), and what `builder du` shows.
+    "
+    CREATE TABLE build_cache (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        description TEXT NOT NULL,
+        diff_id TEXT,
+        blob TEXT,
+        media_type TEXT,
+        blob_size INTEGER,
+        size INTEGER NOT NULL,
+        chain TEXT,
+        created INTEGER NOT NULL,
+        last_used INTEGER NOT NULL,
+        usage_count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -249,10 +249,15 @@ impl Store {
     /// atomically. Checks each layer's DiffID while unpacking. Returns the `fs` directories, base layer
     /// first.
     pub fn unpack_image_layers(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
+        self.unpack_layers(&image.layers)
+    }
+
+    /// [`Store::unpack_image_layers`] for a stack of stored layers, base first (a build's state).
+    pub fn unpack_layers(&self, layers: &[LayerRecord]) -> Result<Vec<PathBuf>> {
         let _guard = self.write_guard()?;
-        let diff_ids: Vec<Digest> = image.layers.iter().map(|l| l.diff_id.clone()).collect();
-        let mut dirs = Vec::with_capacity(image.layers.len());
-        for (layer, chain) in image.layers.iter().zip(chain_ids(&diff_ids)) {
+        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        let mut dirs = Vec::with_capacity(layers.len());
+        for (layer, chain) in layers.iter().zip(chain_ids(&diff_ids)) {
             let dir = self.layer_snapshot_dir(&chain);
             if !dir.exists() {
                 self.unpack_layer(layer, &dir)?;
@@ -321,10 +326,21 @@ impl Store {
         image: &ImageRecord,
         driver: StorageDriver,
     ) -> Result<RootfsLayout> {
+        self.create_snapshot_on_layers(id, &image.layers, driver)
+    }
+
+    /// [`Store::create_container_snapshot`] on a stack of stored layers, base first (a build step's
+    /// root).
+    pub fn create_snapshot_on_layers(
+        &self,
+        id: &str,
+        layers: &[LayerRecord],
+        driver: StorageDriver,
+    ) -> Result<RootfsLayout> {
         check_container_id(id)?;
         let _guard = self.write_guard()?;
-        let layer_dirs = self.unpack_image_layers(image)?;
-        let diff_ids: Vec<Digest> = image.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let layer_dirs = self.unpack_layers(layers)?;
+        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
         let info = SnapshotInfo {
             driver,
             layers: chain_ids(&diff_ids),
@@ -363,7 +379,7 @@ impl Store {
                 fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o755))
                     .map_err(io_error("set mode of", &rootfs))?;
                 let options = ApplyOptions::for_current_process();
-                for layer in &image.layers {
+                for layer in layers {
                     self.apply_blob(layer, &rootfs, &options)?;
                 }
                 write_init_layer(&rootfs, &image_top_first)?;

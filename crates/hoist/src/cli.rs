@@ -6,8 +6,8 @@ use anyhow::Result;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::{
-    cmd_archive, cmd_auth, cmd_container, cmd_images, cmd_registry, cmd_system, cmd_transfer,
-    settings,
+    cmd_archive, cmd_auth, cmd_build, cmd_container, cmd_images, cmd_registry, cmd_system,
+    cmd_transfer, settings,
 };
 
 #[derive(Debug, Parser)]
@@ -102,6 +102,11 @@ pub(crate) enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Runs a container in the background and records its exit (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -478,6 +483,8 @@ pub(crate) enum ImageCommand {
     /// List images
     #[command(visible_aliases = ["list", "images"])]
     Ls(ImagesArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Display detailed information on one or more images
     Inspect(InspectArgs),
     /// Show the history of an image
@@ -704,6 +711,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     let open = || hoist_ops::Hoist::open(settings.clone()).map_err(anyhow::Error::from);
     match cli.command {
         Command::Version(a) => cmd_system::version(&a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => cmd_build::build(&open()?, a),
+        Command::Builder(BuilderCommand::Build(a)) => cmd_build::build(&open()?, a),
+        Command::Builder(BuilderCommand::Prune(a)) => cmd_build::prune(&open()?, &a),
+        Command::Builder(BuilderCommand::Du(a)) => cmd_build::du(&open()?, &a),
         Command::Registry(RegistryCommand::Serve(a)) => cmd_registry::serve(&settings, &a),
         Command::Registry(RegistryCommand::GarbageCollect(a)) => {
             cmd_registry::garbage_collect(&settings, &a)
@@ -795,4 +806,113 @@ mod tests {
     fn every_command_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+    /// Disk usage of the build cache
+    Du(BuilderDuArgs),
+}
+
+/// `docker build` (buildx) flags.
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// Name and optionally a tag (format: "name:tag")
+    #[arg(short = 't', long = "tag", value_name = "stringArray")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file", value_name = "string")]
+    pub file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "stringArray")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long, value_name = "string")]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not cache specified stages
+    #[arg(long = "no-cache-filter", value_name = "stringArray")]
+    pub no_cache_filter: Vec<String>,
+    /// Always attempt to pull all referenced images
+    #[arg(long)]
+    pub pull: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to a file
+    #[arg(long, value_name = "string")]
+    pub iidfile: Option<PathBuf>,
+    /// Set metadata for an image
+    #[arg(long = "label", value_name = "stringArray")]
+    pub labels: Vec<String>,
+    /// Set target platform for build
+    #[arg(long, value_name = "stringArray")]
+    pub platform: Vec<String>,
+    /// Squash newly built layers into a single new layer
+    #[arg(long)]
+    pub squash: bool,
+    /// Set the networking mode for the "RUN" instructions during build ("default", "none", "host")
+    #[arg(long, value_name = "string")]
+    pub network: Option<String>,
+    /// Add a custom host-to-IP mapping ("host:ip")
+    #[arg(long = "add-host", value_name = "list")]
+    pub add_hosts: Vec<String>,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")
+    #[arg(long = "secret", value_name = "stringArray")]
+    pub secrets: Vec<String>,
+    /// Set type of progress output ("auto", "quiet", "plain", "tty", "rawjson")
+    #[arg(long, value_name = "string", default_value = "auto")]
+    pub progress: String,
+    /// Allow extra privileged entitlement (e.g., "network.host", "security.insecure")
+    #[arg(long = "allow", value_name = "stringArray")]
+    pub allow: Vec<String>,
+    /// Output destination (format: "type=local,dest=path")
+    #[arg(short = 'o', long = "output", value_name = "stringArray")]
+    pub outputs: Vec<String>,
+    /// Shorthand for "--output=type=docker"
+    #[arg(long)]
+    pub load: bool,
+    /// Write build result metadata to a file
+    #[arg(long = "metadata-file", value_name = "string")]
+    pub metadata_file: Option<PathBuf>,
+    /// Remove intermediate containers after a successful build (always, with hoist)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    pub rm: Option<bool>,
+    /// Always remove intermediate containers (always, with hoist)
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    /// Skip image verification (no effect: hoist does not verify content trust)
+    #[arg(long = "disable-content-trust", num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    pub disable_content_trust: Option<bool>,
+    /// PATH | URL | -
+    pub context: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g., "until=24h")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filters: Vec<String>,
+    /// Amount of disk space to keep for cache
+    #[arg(long = "keep-storage", value_name = "bytes")]
+    pub keep_storage: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BuilderDuArgs {
+    /// Provide a more verbose output
+    #[arg(long)]
+    pub verbose: bool,
 }

@@ -10,6 +10,7 @@
 mod cli;
 mod cmd_archive;
 mod cmd_auth;
+mod cmd_build;
 mod cmd_container;
 mod cmd_images;
 mod cmd_registry;

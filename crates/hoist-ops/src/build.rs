@@ -1,0 +1,175 @@
+//! `build`: opens the context, reads the Dockerfile, hands both to `hoist-build` with base images coming
+//! from the store or a pull, then tags the result. Thin on purpose: the builder is `hoist-build`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hoist_build::{BaseImages, BuildContext, BuildError};
+pub use hoist_build::{BuildEvent, BuildOptions, ContextSource};
+use hoist_spec::{Platform, RawConfig, Reference};
+use hoist_store::ImageRecord;
+
+use crate::pull::{PullEvents, PullOptions};
+use crate::{Hoist, OpsError};
+
+/// Where the Dockerfile comes from.
+#[derive(Debug, Clone)]
+pub enum DockerfileSource {
+    /// A path relative to the context (`-f Dockerfile.prod`) or absolute.
+    Path(String),
+    /// Text read by the caller (`-f -`, or `hoist build - < Dockerfile`).
+    Text(String),
+}
+
+/// `hoist build`'s inputs, resolved by the CLI.
+#[derive(Debug)]
+pub struct BuildRequest {
+    pub context: ContextSource,
+    pub dockerfile: DockerfileSource,
+    /// `-t`, validated here.
+    pub tags: Vec<String>,
+    pub options: BuildOptions,
+}
+
+/// What `build` made.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    pub image: ImageRecord,
+    /// The tags set, normalised (`docker.io/library/app:1.0`).
+    pub tags: Vec<Reference>,
+    pub warnings: Vec<String>,
+}
+
+/// Checks `-t` values before any work, as Docker does.
+pub fn parse_tags(tags: &[String]) -> Result<Vec<Reference>, OpsError> {
+    tags.iter()
+        .map(|t| {
+            let reference =
+                Reference::parse_normalized(t).map_err(|e| OpsError::InvalidTarget {
+                    input: t.clone(),
+                    message: e.to_string(),
+                })?;
+            if reference.digest().is_some() {
+                return Err(OpsError::TagWithDigest);
+            }
+            Ok(reference.with_default_tag())
+        })
+        .collect()
+}
+
+/// Runs a build and tags the image. A failed build tags nothing and stores no image.
+pub fn build(
+    hoist: &Hoist,
+    request: BuildRequest,
+    progress: &(dyn Fn(BuildEvent) + Sync),
+) -> Result<BuildOutcome, OpsError> {
+    let tags = parse_tags(&request.tags)?;
+    let scratch = hoist.settings.root.join("build");
+    std::fs::create_dir_all(&scratch).map_err(|error| OpsError::Input {
+        source_name: scratch.display().to_string(),
+        error,
+    })?;
+    let mut context = BuildContext::open(request.context, &scratch).map_err(BuildError::from)?;
+    let (name, text) = match &request.dockerfile {
+        DockerfileSource::Text(text) => ("Dockerfile".to_owned(), text.clone()),
+        DockerfileSource::Path(name) => {
+            let bytes = context.read_dockerfile(name).map_err(BuildError::from)?;
+            (name.clone(), String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let ignore_for = match &request.dockerfile {
+        DockerfileSource::Path(name) => name.clone(),
+        DockerfileSource::Text(_) => "Dockerfile".to_owned(),
+    };
+    context.load_ignore(&ignore_for).map_err(BuildError::from)?;
+    let mut options = request.options;
+    if options.dockerfile_name.is_empty() {
+        options.dockerfile_name = display_name(&name);
+    }
+    options.self_exe = hoist.settings.self_exe.clone();
+    if options.storage_driver.is_none() {
+        options.storage_driver = hoist
+            .settings
+            .storage_driver
+            .as_deref()
+            .and_then(|d| d.parse().ok());
+    }
+    let bases = StoreOrPull { hoist };
+    let result = hoist_build::build(&hoist.store, &context, &text, &options, &bases, progress)?;
+    for tag in &tags {
+        hoist.store.set_tag(&tag.to_string(), &result.image)?;
+    }
+    Ok(BuildOutcome {
+        image: result.record,
+        tags,
+        warnings: result.warnings,
+    })
+}
+
+/// The Dockerfile's name as messages show it (its file name).
+fn display_name(name: &str) -> String {
+    PathBuf::from(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_owned())
+}
+
+/// Base images: the store's when it has the reference for the platform, else pulled.
+struct StoreOrPull<'a> {
+    hoist: &'a Hoist,
+}
+
+impl StoreOrPull<'_> {
+    fn stored(&self, reference: &str, platform: &Platform) -> Option<ImageRecord> {
+        let found = crate::lookup::find_image(&self.hoist.store, reference).ok()?;
+        let record = self.hoist.store.image(&found.id).ok()??;
+        let config = RawConfig::parse(self.hoist.store.read_blob(&record.id).ok()?).ok()?;
+        let matches = config.config.architecture == platform.architecture
+            && config.config.os == platform.os
+            && (platform.variant.is_none() || config.config.variant == platform.variant);
+        matches.then_some(record)
+    }
+}
+
+impl std::fmt::Debug for StoreOrPull<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreOrPull")
+    }
+}
+
+impl BaseImages for StoreOrPull<'_> {
+    fn resolve(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        always_pull: bool,
+    ) -> Result<ImageRecord, String> {
+        if !always_pull && let Some(record) = self.stored(reference, platform) {
+            return Ok(record);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let client = crate::registry::client(&self.hoist.settings).map_err(|e| e.to_string())?;
+        let events: PullEvents = Arc::new(|_| {});
+        let options = PullOptions {
+            platform: Some(platform.clone()),
+            all_tags: false,
+        };
+        let pulled = runtime
+            .block_on(crate::pull::pull(
+                self.hoist, &client, reference, &options, &events,
+            ))
+            .map_err(|e| e.to_string())?;
+        let id = pulled
+            .first()
+            .map(|p| p.id.clone())
+            .ok_or_else(|| format!("pull access denied for {reference}"))?;
+        self.hoist
+            .store
+            .image(&id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{reference}: not found after pull"))
+    }
+}

@@ -1,0 +1,391 @@
+//! `build`, `builder prune`, `builder du`: flags into a build request, BuildKit's plain progress drawn on
+//! stderr, Docker's closing lines.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, anyhow, bail};
+use hoist_ops::Hoist;
+use hoist_ops::build::{BuildEvent, BuildOptions, ContextSource};
+use hoist_ops::build::{BuildRequest, DockerfileSource};
+
+use crate::cli::{BuildArgs, BuilderDuArgs, BuilderPruneArgs};
+
+/// Docker's rule for a remote context: a git URL (`.git`, `git@`, `git://`, `github.com/`) or http(s).
+fn context_source(
+    arg: &str,
+    file: Option<&str>,
+) -> Result<(ContextSource, Option<DockerfileSource>)> {
+    if arg == "-" {
+        if file == Some("-") {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile");
+        }
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .context("reading the build context from stdin")?;
+        if looks_like_archive(&input) {
+            return Ok((
+                ContextSource::Tar(Box::new(std::io::Cursor::new(input))),
+                None,
+            ));
+        }
+        let text = String::from_utf8(input).context("the Dockerfile on stdin is not UTF-8")?;
+        return Ok((ContextSource::Empty, Some(DockerfileSource::Text(text))));
+    }
+    let git = arg.starts_with("git@")
+        || arg.starts_with("git://")
+        || arg.starts_with("github.com/")
+        || ((arg.starts_with("http://") || arg.starts_with("https://"))
+            && (arg.split('#').next().is_some_and(|u| u.ends_with(".git"))));
+    if git {
+        return Ok((ContextSource::Git(arg.to_owned()), None));
+    }
+    if arg.starts_with("http://") || arg.starts_with("https://") {
+        return Ok((ContextSource::Http(arg.to_owned()), None));
+    }
+    let path = std::path::Path::new(arg);
+    if !path.exists() {
+        bail!("unable to prepare context: path {arg:?} not found");
+    }
+    if path.is_file() {
+        bail!("unable to prepare context: path {arg:?} is not a directory");
+    }
+    Ok((ContextSource::Directory(path.to_path_buf()), None))
+}
+
+fn looks_like_archive(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+        || bytes.starts_with(b"BZh")
+        || bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (bytes.len() >= 262 && &bytes[257..262] == b"ustar")
+}
+
+fn key_values(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        match item.split_once('=') {
+            Some((k, v)) => {
+                map.insert(k.to_owned(), v.to_owned());
+            }
+            // `--build-arg NAME` takes the value from the environment, and is dropped when unset.
+            None if what == "build-arg" => {
+                if let Ok(v) = std::env::var(item) {
+                    map.insert(item.clone(), v);
+                }
+            }
+            None => bail!("invalid {what} {item:?}: expected KEY=VALUE"),
+        }
+    }
+    Ok(map)
+}
+
+/// `--secret id=NAME[,src=PATH|,env=VAR]`; with neither, the variable named like the id, as buildx does.
+fn secrets(items: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        let mut id = None;
+        let mut src = None;
+        let mut env = None;
+        for field in item.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_owned()),
+                Some(("src" | "source", v)) => src = Some(v.to_owned()),
+                Some(("env", v)) => env = Some(v.to_owned()),
+                Some(("type", "file" | "env")) => {}
+                _ => bail!("invalid secret {item:?}: unexpected key in {field:?}"),
+            }
+        }
+        let id = id
+            .or_else(|| src.clone())
+            .ok_or_else(|| anyhow!("invalid secret {item:?}: id is required"))?;
+        let value = match (src, env) {
+            (Some(path), _) => {
+                std::fs::read(&path).with_context(|| format!("reading secret {id} from {path}"))?
+            }
+            (None, Some(var)) => std::env::var(&var)
+                .with_context(|| format!("secret {id}: environment variable {var} is not set"))?
+                .into_bytes(),
+            (None, None) => match std::env::var(&id) {
+                Ok(v) => v.into_bytes(),
+                Err(_) => std::fs::read(&id)
+                    .with_context(|| format!("secret {id}: no file or variable of that name"))?,
+            },
+        };
+        map.insert(id, value);
+    }
+    Ok(map)
+}
+
+/// Draws BuildKit's plain progress: `#N name`, status and output lines, `#N DONE 0.1s`.
+struct PlainProgress {
+    out: Mutex<Box<dyn Write + Send>>,
+    started: Mutex<bool>,
+}
+
+impl PlainProgress {
+    fn draw(&self, event: BuildEvent) {
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = match event {
+            BuildEvent::Started { vertex, name } => {
+                let mut started = self
+                    .started
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let gap = if *started { "\n" } else { "" };
+                *started = true;
+                write!(out, "{gap}#{vertex} {name}\n")
+            }
+            BuildEvent::Status { vertex, text } => writeln!(out, "#{vertex} {text}"),
+            BuildEvent::Output {
+                vertex,
+                elapsed,
+                line,
+            } => writeln!(out, "#{vertex} {elapsed:.3} {line}"),
+            BuildEvent::Cached { vertex } => writeln!(out, "#{vertex} CACHED"),
+            BuildEvent::Done { vertex, seconds } => writeln!(out, "#{vertex} DONE {seconds:.1}s"),
+            BuildEvent::Failed {
+                vertex,
+                seconds,
+                message,
+            } => writeln!(
+                out,
+                "#{vertex} ERROR: {message}\n#{vertex} DONE {seconds:.1}s"
+            ),
+        };
+        let _ = out.flush();
+    }
+}
+
+pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
+    if a.platform.len() > 1 || a.platform.iter().any(|p| p.contains(',')) {
+        bail!(
+            "multi-platform build is not supported by hoist yet: build each --platform separately"
+        );
+    }
+    match a.progress.as_str() {
+        "auto" | "plain" | "tty" | "quiet" | "rawjson" => {}
+        other => {
+            bail!("invalid progress mode {other:?}: expected auto, plain, tty, quiet or rawjson")
+        }
+    }
+    for output in &a.outputs {
+        let kind = output
+            .split(',')
+            .find_map(|f| f.strip_prefix("type="))
+            .unwrap_or(output);
+        if !matches!(kind, "docker" | "image") {
+            bail!("output type {kind:?} is not supported by hoist yet (docker, image)");
+        }
+    }
+    let platform = a
+        .platform
+        .first()
+        .map(|p| hoist_spec::Platform::parse(p))
+        .transpose()
+        .map_err(|e| anyhow!("invalid platform: {e}"))?;
+    let (context, stdin_dockerfile) = context_source(&a.context, a.file.as_deref())?;
+    let dockerfile = match (stdin_dockerfile, a.file.as_deref()) {
+        (Some(text), _) => text,
+        (None, Some("-")) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the Dockerfile from stdin")?;
+            DockerfileSource::Text(text)
+        }
+        (None, Some(path)) => DockerfileSource::Path(path.to_owned()),
+        (None, None) => DockerfileSource::Path("Dockerfile".to_owned()),
+    };
+    let build_args = key_values(&a.build_args, "build-arg")?;
+    let labels = key_values(&a.labels, "label")?;
+    let source_date_epoch = build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| anyhow!("invalid SOURCE_DATE_EPOCH {v:?}: expected Unix seconds"))
+        })
+        .transpose()?;
+    let options = BuildOptions {
+        dockerfile_name: String::new(),
+        build_args,
+        target: a.target.clone(),
+        no_cache: a.no_cache,
+        no_cache_filter: a.no_cache_filter.clone(),
+        pull: a.pull,
+        labels,
+        platform,
+        network: a.network.clone(),
+        add_hosts: a.add_hosts.clone(),
+        secrets: secrets(&a.secrets)?,
+        squash: a.squash,
+        source_date_epoch,
+        entitlements: a.allow.clone(),
+        self_exe: hoist.settings.self_exe.clone(),
+        storage_driver: None,
+        named_contexts: BTreeMap::new(),
+    };
+    let request = BuildRequest {
+        context,
+        dockerfile,
+        tags: a.tags.clone(),
+        options,
+    };
+    let quiet = a.quiet || a.progress == "quiet";
+    let progress = PlainProgress {
+        out: Mutex::new(Box::new(std::io::stderr())),
+        started: Mutex::new(false),
+    };
+    let draw = |event: BuildEvent| {
+        if !quiet {
+            progress.draw(event);
+        }
+    };
+    let outcome = hoist_ops::build::build(hoist, request, &draw)?;
+    let id = outcome.image.id.to_string();
+    if !quiet {
+        let mut err = std::io::stderr().lock();
+        for tag in &outcome.tags {
+            writeln!(err, "#0 naming to {tag} done")?;
+        }
+        for warning in &outcome.warnings {
+            writeln!(err, "WARNING: {warning}")?;
+        }
+    }
+    if let Some(path) = &a.iidfile {
+        std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &a.metadata_file {
+        let metadata = serde_json::json!({
+            "containerimage.config.digest": id,
+            "containerimage.digest": outcome.image.manifest.to_string(),
+            "image.name": outcome.tags.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&metadata)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if quiet {
+        println!("{id}");
+    } else if std::io::stderr().is_terminal() {
+        // BuildKit's closing hint on a terminal is about Docker Desktop; hoist prints nothing more.
+    }
+    Ok(0)
+}
+
+pub(crate) fn prune(hoist: &Hoist, a: &BuilderPruneArgs) -> Result<u8> {
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let mut opts = hoist_ops::builder::PruneOptions {
+        all: a.all,
+        ..Default::default()
+    };
+    for filter in &a.filters {
+        hoist_ops::builder::apply_filter(&mut opts, filter, now)?;
+    }
+    if let Some(keep) = &a.keep_storage {
+        let bytes = hoist_render::units::parse_ram_size(keep)
+            .map_err(|e| anyhow!("invalid --keep-storage {keep:?}: {e}"))?;
+        opts.keep_storage = Some(u64::try_from(bytes).unwrap_or(0));
+    }
+    if !a.force {
+        let warning = if a.all {
+            "WARNING! This will remove all build cache."
+        } else {
+            "WARNING! This will remove all dangling build cache."
+        };
+        if !crate::cmd_images::confirm(warning)? {
+            return Ok(0);
+        }
+    }
+    let report = hoist_ops::builder::prune(hoist, &opts)?;
+    let mut out = std::io::stdout().lock();
+    if !report.deleted.is_empty() {
+        writeln!(out, "ID\tRECLAIMABLE\tSIZE\tLAST ACCESSED")?;
+        writeln!(out, "Deleted build cache objects:")?;
+        for id in &report.deleted {
+            writeln!(out, "{}", &id[..25.min(id.len())])?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "Total:\t{}",
+        hoist_render::units::human_size(report.reclaimed as f64)
+    )?;
+    Ok(0)
+}
+
+pub(crate) fn du(hoist: &Hoist, a: &BuilderDuArgs) -> Result<u8> {
+    let entries = hoist_ops::builder::disk_usage(hoist)?;
+    let mut out = std::io::stdout().lock();
+    let now = chrono::Utc::now();
+    let size = |bytes: u64| hoist_render::units::human_size(bytes as f64);
+    if a.verbose {
+        for e in &entries {
+            let last = chrono::DateTime::from_timestamp_nanos(e.record.last_used);
+            let created = chrono::DateTime::from_timestamp_nanos(e.record.created);
+            writeln!(out, "ID:\t\t{}", &e.record.key.hex()[..25])?;
+            writeln!(out, "Created at:\t{created}")?;
+            writeln!(out, "Mutable:\tfalse")?;
+            writeln!(out, "Reclaimable:\t{}", e.reclaimable)?;
+            writeln!(out, "Shared:\t\t{}", e.shared)?;
+            writeln!(out, "Size:\t\t{}", size(e.record.size))?;
+            writeln!(out, "Description:\t{}", e.record.description)?;
+            writeln!(out, "Usage count:\t{}", e.record.usage_count)?;
+            writeln!(out, "Last used:\t{}", ago(now, last))?;
+            writeln!(out, "Type:\t\t{}\n", e.record.kind)?;
+        }
+    } else if !entries.is_empty() {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                let last = chrono::DateTime::from_timestamp_nanos(e.record.last_used);
+                vec![
+                    format!(
+                        "{}{}",
+                        &e.record.key.hex()[..25],
+                        if e.shared { "*" } else { "" }
+                    ),
+                    e.reclaimable.to_string(),
+                    size(e.record.size),
+                    ago(now, last),
+                ]
+            })
+            .collect();
+        hoist_render::table::write_table(
+            &["ID", "RECLAIMABLE", "SIZE", "LAST ACCESSED"],
+            &rows,
+            &mut out,
+        )?;
+    }
+    let total: u64 = entries.iter().map(|e| e.record.size).sum();
+    let reclaimable: u64 = entries
+        .iter()
+        .filter(|e| e.reclaimable)
+        .map(|e| e.record.size)
+        .sum();
+    let shared: u64 = entries
+        .iter()
+        .filter(|e| e.shared)
+        .map(|e| e.record.size)
+        .sum();
+    if !entries.is_empty() {
+        writeln!(out, "{:<16}{}", "Shared:", size(shared))?;
+        writeln!(out, "{:<16}{}", "Private:", size(total - shared))?;
+    }
+    writeln!(out, "{:<16}{}", "Reclaimable:", size(reclaimable))?;
+    writeln!(out, "{:<16}{}", "Total:", size(total))?;
+    Ok(0)
+}
+
+fn ago(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
+    let elapsed = (now - then).to_std().unwrap_or_default();
+    format!("{} ago", hoist_render::units::human_duration(elapsed))
+}
