@@ -165,6 +165,9 @@ impl Builder<'_> {
                 None => {
                     let paths = match self.context.resolve_sources(source) {
                         Ok(p) if !p.is_empty() => p,
+                        Err(e) if !matches!(e, crate::context::ContextError::NotFound { .. }) => {
+                            return Err(e.into());
+                        }
                         _ => {
                             return Err(BuildError::SourceNotFound {
                                 path: clean_abs("/", source),
@@ -210,6 +213,7 @@ impl Builder<'_> {
             vertex.cached();
             return Ok(());
         }
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let result = (|| {
             let view = self.root_view(state)?;
             let owner = match &chown {
@@ -284,7 +288,6 @@ impl Builder<'_> {
             if self.driver == hoist_store::StorageDriver::Overlay2 {
                 self.store.adopt_layer_snapshot(&fs_dir, &chain)?;
             }
-            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
             self.store.put_build_cache(
                 &guard,
                 &BuildCacheRecord {
@@ -303,7 +306,7 @@ impl Builder<'_> {
         })();
         match result {
             Ok(layer) => {
-                self.stamp(state, None);
+                self.stamp(state, Some(now));
                 state.push_layer(layer);
                 state.push_history(created_by, false);
                 vertex.done();
@@ -398,15 +401,7 @@ impl Builder<'_> {
                 })
             }
             MatchKind::Context => {
-                let root = self.context.root();
-                let mut entries = Vec::new();
-                for (rel, meta) in self.context.walk(path)? {
-                    let inner = Path::new(&rel)
-                        .strip_prefix(path)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
-                    entries.push((inner, root.join(&rel), meta));
-                }
+                let entries = self.context.walk_for_copy(path)?;
                 let archive = if is_add
                     && entries.len() == 1
                     && entries[0].2.is_file()
@@ -537,7 +532,7 @@ impl Builder<'_> {
             },
         )?;
         drop(guard);
-        self.stamp(state, None);
+        self.stamp(state, Some(now));
         state.push_layer(layer);
         state.push_history(format!("WORKDIR {path}"), false);
         vertex.done();

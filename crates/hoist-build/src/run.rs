@@ -99,11 +99,12 @@ impl Builder<'_> {
         }
         let id = format!("build-{}", random_id());
         let outcome = self.execute(state, instruction, &plan, &id, &vertex);
-        let result = outcome.and_then(|upper| self.commit_run(state, &id, upper, &key, &name));
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let result = outcome.and_then(|upper| self.commit_run(state, &id, upper, &key, &name, now));
         let _ = self.store.remove_container_snapshot(&id);
         match result {
             Ok(empty) => {
-                self.stamp(state, None);
+                self.stamp(state, Some(now));
                 state.push_history(created_by, empty);
                 vertex.done();
                 Ok(())
@@ -562,9 +563,9 @@ impl Builder<'_> {
         upper: PathBuf,
         key: &hoist_spec::Digest,
         name: &str,
+        now: i64,
     ) -> Result<bool, BuildError> {
         let changes = self.store.container_changes(id)?;
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let mut record = BuildCacheRecord {
             key: key.clone(),
             kind: "regular".to_owned(),

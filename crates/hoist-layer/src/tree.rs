@@ -150,17 +150,16 @@ pub fn write_union<W: Write>(layers: &[PathBuf], out: W) -> Result<W, TreeError>
 
 /// What the union of `layers` (top first) has at `rel` (relative, no `..`; symlinks are not followed):
 /// the host path in the topmost layer holding it and its metadata, or `None` when absent or whited out.
-pub fn union_entry(layers: &[PathBuf], rel: &Path) -> Result<Option<(PathBuf, Metadata)>, TreeError> {
+pub fn union_entry(
+    layers: &[PathBuf],
+    rel: &Path,
+) -> Result<Option<(PathBuf, Metadata)>, TreeError> {
     if rel.as_os_str().is_empty() {
-        return Ok(layers
-            .first()
-            .map(|top| fs::symlink_metadata(top).map(|m| (top.clone(), m)))
-            .transpose()
-            .map_err(|e| TreeError::Io {
-                operation: "inspect",
-                path: layers[0].clone(),
-                source: e,
-            })?);
+        let Some(top) = layers.first() else {
+            return Ok(None);
+        };
+        let meta = fs::symlink_metadata(top).map_err(io_error("inspect", top))?;
+        return Ok(Some((top.clone(), meta)));
     }
     let Some(meta) = union_lookup(layers, rel)? else {
         return Ok(None);
@@ -188,7 +187,9 @@ pub fn walk_union_under(
     if sources.is_empty() {
         return Ok(());
     }
-    walk(&sources, true, |child, node| visit(child, &node.host, &node.meta))
+    walk(&sources, true, |child, node| {
+        visit(child, &node.host, &node.meta)
+    })
 }
 
 /// Bytes of content under `root`: sizes of everything but directories, each hardlinked inode once (what

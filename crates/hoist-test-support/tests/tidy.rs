@@ -58,6 +58,8 @@ const LAYERS: &[&str] = &[
     "hoist-runtime",
     "hoist-store",
     "hoist-archive",
+    "hoist-dockerfile",
+    "hoist-build",
     "hoist-registry-server",
     "hoist-registry-client",
     "hoist-ops",
@@ -74,6 +76,8 @@ const LIBRARIES: &[&str] = &[
     "hoist-store",
     "hoist-archive",
     "hoist-registry-server",
+    "hoist-dockerfile",
+    "hoist-build",
     "hoist-ops",
 ];
 

@@ -103,7 +103,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Container(ContainerCommand),
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCommand),
@@ -484,7 +484,7 @@ pub(crate) enum ImageCommand {
     #[command(visible_aliases = ["list", "images"])]
     Ls(ImagesArgs),
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Display detailed information on one or more images
     Inspect(InspectArgs),
     /// Show the history of an image
@@ -711,8 +711,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     let open = || hoist_ops::Hoist::open(settings.clone()).map_err(anyhow::Error::from);
     match cli.command {
         Command::Version(a) => cmd_system::version(&a),
-        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => cmd_build::build(&open()?, a),
-        Command::Builder(BuilderCommand::Build(a)) => cmd_build::build(&open()?, a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => cmd_build::build(&open()?, *a),
+        Command::Builder(BuilderCommand::Build(a)) => cmd_build::build(&open()?, *a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd_build::prune(&open()?, &a),
         Command::Builder(BuilderCommand::Du(a)) => cmd_build::du(&open()?, &a),
         Command::Registry(RegistryCommand::Serve(a)) => cmd_registry::serve(&settings, &a),
@@ -811,7 +811,7 @@ mod tests {
 #[derive(Debug, Subcommand)]
 pub(crate) enum BuilderCommand {
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache
     Prune(BuilderPruneArgs),
     /// Disk usage of the build cache

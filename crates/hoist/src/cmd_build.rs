@@ -139,7 +139,7 @@ impl PlainProgress {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let gap = if *started { "\n" } else { "" };
                 *started = true;
-                write!(out, "{gap}#{vertex} {name}\n")
+                writeln!(out, "{gap}#{vertex} {name}")
             }
             BuildEvent::Status { vertex, text } => writeln!(out, "#{vertex} {text}"),
             BuildEvent::Output {
@@ -199,7 +199,16 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
                 .context("reading the Dockerfile from stdin")?;
             DockerfileSource::Text(text)
         }
-        (None, Some(path)) => DockerfileSource::Path(path.to_owned()),
+        // As the Docker CLI: with a local context, a relative -f is relative to the working directory.
+        (None, Some(path)) => match &context {
+            ContextSource::Directory(_) if !path.starts_with('/') => {
+                let absolute = std::env::current_dir()
+                    .context("reading the working directory")?
+                    .join(path);
+                DockerfileSource::Path(absolute.to_string_lossy().into_owned())
+            }
+            _ => DockerfileSource::Path(path.to_owned()),
+        },
         (None, None) => DockerfileSource::Path("Dockerfile".to_owned()),
     };
     let build_args = key_values(&a.build_args, "build-arg")?;

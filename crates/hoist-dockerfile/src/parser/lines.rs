@@ -660,7 +660,10 @@ mod tests {
         assert_eq!(err.span.line, 2);
         // An error before the long line comes first, as BuildKit stops reading there.
         let err = parse(&format!("FROM alpine\nRUN <<EOF\n{long}EOF\n")).unwrap_err();
-        assert_eq!((err.message.as_str(), err.span.line), ("unterminated heredoc", 2));
+        assert_eq!(
+            (err.message.as_str(), err.span.line),
+            ("unterminated heredoc", 2)
+        );
         // A line of exactly the limit, newline included, is fine.
         let fits = format!("RUN {}\n", "x".repeat(MAX_LINE - 5));
         assert_eq!(fits.len(), MAX_LINE);

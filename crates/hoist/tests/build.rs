@@ -1,0 +1,559 @@
+//! `hoist build` from the CLI: Dockerfiles written here over a busybox image made in code, built into a
+//! private store; the image's config, history and files checked with `inspect`, `run` and `export`; the
+//! cache (hits, content keys, `--no-cache`, prune), bad input (file:line errors, exit codes, no tag
+//! moved) and reproducibility. RUN needs root (namespaces, overlayfs); each test skips with the reason
+//! printed otherwise.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use common::hoist;
+use hoist_layer::builder::LayerBuilder;
+use hoist_test_support::cli::{Run, TestHoist, path_str};
+use hoist_test_support::fixtures::{ImageFixture, busybox_layer, docker_archive};
+use hoist_test_support::peers::skip;
+use serde_json::Value;
+
+const APPLETS: &[&str] = &[
+    "cat", "echo", "ls", "mkdir", "sh", "stat", "test", "touch", "true", "wc", "id", "env",
+];
+
+/// busybox with its applets, `/etc/passwd` with a user `app` (1000:1000), `/tmp`.
+fn base_image(tag: &str) -> Option<ImageFixture> {
+    let mut second = LayerBuilder::new().dir("bin", 0o755);
+    for applet in APPLETS.iter().filter(|a| **a != "sh") {
+        second = second.symlink(format!("bin/{applet}"), "busybox");
+    }
+    let second = second
+        .dir("etc", 0o755)
+        .file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+            0o644,
+        )
+        .file("etc/group", "root:x:0:\napp:x:1000:\n", 0o644)
+        .dir("tmp", 0o1777)
+        .build();
+    Some(ImageFixture::new(vec![busybox_layer()?, second]).tag(tag))
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A store holding `busybox:latest`, or `None` (reason printed).
+fn setup(test: &str) -> Option<TestHoist> {
+    if !is_root() {
+        skip(test, "not root: RUN needs namespaces and mounts");
+        return None;
+    }
+    let Some(img) = base_image("busybox:latest") else {
+        skip(test, "busybox-static not installed");
+        return None;
+    };
+    let h = hoist();
+    h.load(&docker_archive(&[img]));
+    Some(h)
+}
+
+/// A context directory with these files (path, content) under the store's temp dir.
+fn context(h: &TestHoist, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = h.path(name);
+    for (path, content) in files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap_or(&dir)).expect("create context dir");
+        std::fs::write(&full, content).expect("write context file");
+    }
+    dir
+}
+
+fn build(h: &TestHoist, dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    all.push(path_str(dir));
+    h.run(&all)
+}
+
+fn inspect(h: &TestHoist, image: &str) -> Value {
+    let text = h.ok(&["image", "inspect", image]);
+    let docs: Value = serde_json::from_str(&text).expect("inspect JSON");
+    docs[0].clone()
+}
+
+fn run_out(h: &TestHoist, args: &[&str]) -> String {
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    h.ok(&all)
+}
+
+const MULTI_STAGE: &str = r#"# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM ${BASE} AS builder
+WORKDIR /src
+COPY package*.json ./
+RUN echo "installed $(cat package.json)" > deps.txt
+COPY . .
+ARG MODE=dev
+RUN echo "built in $MODE" > /src/out.txt
+
+FROM busybox AS production
+WORKDIR /app
+COPY --from=builder /src/out.txt /src/deps.txt ./
+ENV GREETING="hello world" LEVEL=2
+LABEL org.example.name="demo app" maintainer=me@example.com
+EXPOSE 3000 53/udp
+USER app
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=3s CMD test -f /app/out.txt
+ENTRYPOINT ["cat"]
+CMD ["/app/out.txt"]
+"#;
+
+#[test]
+fn multi_stage_build_gives_docker_config_and_runs() {
+    let Some(h) = setup("multi_stage_build_gives_docker_config_and_runs") else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            ("Dockerfile", MULTI_STAGE),
+            ("package.json", "{\"name\":\"demo\"}"),
+            ("package-lock.json", "{}"),
+            ("main.js", "console.log(1)"),
+        ],
+    );
+    let r = build(&h, &dir, &["-t", "demo:1.0", "--build-arg", "MODE=prod"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    for expected in [
+        "[builder 1/6] FROM docker.io/library/busybox:latest",
+        "[builder 3/6] COPY package*.json ./",
+        "[production 3/3] COPY --from=builder /src/out.txt /src/deps.txt ./",
+        "exporting to image",
+        "naming to docker.io/library/demo:1.0 done",
+    ] {
+        assert!(
+            r.stderr.contains(expected),
+            "missing {expected:?} in\n{}",
+            r.stderr
+        );
+    }
+    let doc = inspect(&h, "demo:1.0");
+    let config = &doc["Config"];
+    assert_eq!(config["WorkingDir"], "/app");
+    assert_eq!(config["User"], "app");
+    assert_eq!(config["StopSignal"], "SIGTERM");
+    assert_eq!(config["Entrypoint"], serde_json::json!(["cat"]));
+    assert_eq!(config["Cmd"], serde_json::json!(["/app/out.txt"]));
+    assert_eq!(
+        config["ExposedPorts"],
+        serde_json::json!({"3000/tcp": {}, "53/udp": {}})
+    );
+    assert_eq!(config["Labels"]["org.example.name"], "demo app");
+    let env: Vec<String> = serde_json::from_value(config["Env"].clone()).expect("env");
+    assert!(env.contains(&"GREETING=hello world".to_owned()), "{env:?}");
+    assert!(env.contains(&"LEVEL=2".to_owned()), "{env:?}");
+    assert_eq!(
+        config["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "test -f /app/out.txt"])
+    );
+    assert_eq!(config["Healthcheck"]["Interval"], 30_000_000_000i64);
+    // Base (2 layers) + WORKDIR + COPY of the production stage.
+    assert_eq!(doc["RootFS"]["Layers"].as_array().map(Vec::len), Some(4));
+    // The run: ENTRYPOINT + CMD as the user `app`, with files from the builder stage.
+    assert_eq!(run_out(&h, &["demo:1.0"]), "built in prod\n");
+    assert_eq!(
+        run_out(&h, &["demo:1.0", "/app/deps.txt"]),
+        "installed {\"name\":\"demo\"}\n"
+    );
+    let id = run_out(&h, &["--entrypoint", "id", "demo:1.0"]);
+    assert!(id.starts_with("uid=1000(app) gid=1000(app)"), "{id}");
+    // History as BuildKit writes it: metadata instructions are empty layers.
+    let history = h.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Size}}",
+        "demo:1.0",
+    ]);
+    assert!(history.contains("CMD [\"/app/out.txt\"]|0B"), "{history}");
+    assert!(
+        history.contains("COPY /src/out.txt /src/deps.txt ./ # buildkit|"),
+        "{history}"
+    );
+}
+
+#[test]
+fn rebuilds_hit_the_cache_by_content_not_mtime() {
+    let Some(h) = setup("rebuilds_hit_the_cache_by_content_not_mtime") else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nCOPY c.txt /c.txt\n",
+            ),
+            ("a.txt", "one\n"),
+            ("c.txt", "c\n"),
+        ],
+    );
+    let first = build(&h, &dir, &["-q", "-t", "x:1"]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    let again = build(&h, &dir, &["-t", "x:1"]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert_eq!(
+        again.stderr.matches(" CACHED").count(),
+        4,
+        "{}",
+        again.stderr
+    );
+    let id = |h: &TestHoist| h.ok(&["images", "-q", "--no-trunc", "x:1"]);
+    assert_eq!(
+        id(&h).trim(),
+        first.stdout.trim(),
+        "a fully cached rebuild keeps the image ID"
+    );
+    // Touching a file (mtime only) still hits.
+    let now = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("a.txt"))
+        .and_then(|f| f.set_modified(now))
+        .expect("touch");
+    let touched = build(&h, &dir, &["-q", "-t", "x:1"]);
+    assert_eq!(touched.stdout.trim(), first.stdout.trim());
+    // Changing the content reruns that COPY and the steps after it.
+    std::fs::write(dir.join("a.txt"), "two\n").expect("edit");
+    let changed = build(&h, &dir, &["-t", "x:2"]);
+    assert_eq!(changed.status, 0, "{}", changed.stderr);
+    assert!(
+        changed.stderr.contains("COPY a.txt /a.txt\n#"),
+        "{}",
+        changed.stderr
+    );
+    assert_eq!(
+        changed.stderr.matches(" CACHED").count(),
+        1,
+        "only FROM hits:\n{}",
+        changed.stderr
+    );
+    assert_eq!(run_out(&h, &["x:2", "cat", "/b.txt"]), "two\n");
+    // --no-cache runs everything again.
+    let fresh = build(&h, &dir, &["--no-cache", "-t", "x:3"]);
+    assert_eq!(
+        fresh.stderr.matches(" CACHED").count(),
+        1,
+        "{}",
+        fresh.stderr
+    );
+    // The cache is listed and pruned.
+    let du = h.ok(&["builder", "du"]);
+    assert!(du.contains("RECLAIMABLE"), "{du}");
+    h.ok(&["builder", "prune", "-af"]);
+    let du = h.ok(&["builder", "du"]);
+    assert!(du.contains("Total:          0B"), "{du}");
+}
+
+#[test]
+fn failing_run_names_the_command_code_and_line_and_moves_no_tag() {
+    let Some(h) = setup("failing_run_names_the_command_code_and_line_and_moves_no_tag") else {
+        return;
+    };
+    let good = context(
+        &h,
+        "good",
+        &[("Dockerfile", "FROM busybox\nCMD [\"true\"]\n")],
+    );
+    assert_eq!(build(&h, &good, &["-t", "app:1"]).status, 0);
+    let before = h.ok(&["images", "-q", "app:1"]);
+    let bad = context(
+        &h,
+        "bad",
+        &[(
+            "Dockerfile.prod",
+            "FROM busybox\nRUN echo start\nRUN echo failing >&2; exit 3\n",
+        )],
+    );
+    let r = h.run(&[
+        "build",
+        "-f",
+        path_str(&bad.join("Dockerfile.prod")),
+        "-t",
+        "app:1",
+        path_str(&bad),
+    ]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("#5 0."),
+        "output of the step is shown: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("failing"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("process \"/bin/sh -c echo failing >&2; exit 3\" did not complete successfully: exit code: 3"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Dockerfile.prod:3:"), "{}", r.stderr);
+    assert_eq!(
+        h.ok(&["images", "-q", "app:1"]),
+        before,
+        "the tag did not move"
+    );
+}
+
+#[test]
+fn bad_dockerfiles_and_sources_are_named_with_file_and_line() {
+    let Some(h) = setup("bad_dockerfiles_and_sources_are_named_with_file_and_line") else {
+        return;
+    };
+    // The seeds' Dockerfile with comments after instructions: FROM takes no trailing words.
+    let seed = context(
+        &h,
+        "seed",
+        &[(
+            "Dockerfile",
+            "FROM busybox       # 基础镜像\nWORKDIR /app              # 设置工作目录\n",
+        )],
+    );
+    let r = build(&h, &seed, &[]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("Dockerfile:1:"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("FROM requires either one or three arguments"),
+        "{}",
+        r.stderr
+    );
+    let missing = context(
+        &h,
+        "missing",
+        &[("Dockerfile", "FROM busybox\n\nCOPY nothere.txt /x\n")],
+    );
+    let r = build(&h, &missing, &[]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("\"/nothere.txt\": not found"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Dockerfile:3: COPY nothere.txt /x"),
+        "{}",
+        r.stderr
+    );
+    let unknown = context(
+        &h,
+        "unknown",
+        &[("Dockerfile", "FROM busybox\nRUNN true\n")],
+    );
+    let r = build(&h, &unknown, &[]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("Dockerfile:2:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown instruction: RUNN"),
+        "{}",
+        r.stderr
+    );
+    let r = build(&h, &unknown, &["--target", "nope"]);
+    assert_eq!(r.status, 1);
+    let r = build(&h, &seed, &["--allow", "platform.mismatch"]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("platform.mismatch"), "{}", r.stderr);
+    let r = build(&h, &h.path("no-such-dir"), &[]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("not found"), "{}", r.stderr);
+}
+
+#[test]
+fn target_build_args_ignore_heredocs_and_owners() {
+    let Some(h) = setup("target_build_args_ignore_heredocs_and_owners") else {
+        return;
+    };
+    let dockerfile = r#"FROM busybox AS builder
+ARG VERSION=1.0
+RUN echo "v$VERSION" > /version
+RUN <<EOF
+echo line1 > /heredoc
+echo line2 >> /heredoc
+EOF
+COPY <<-EOT /etc/motd
+	welcome
+	EOT
+COPY --chown=app:app src/ /home/app/src/
+COPY . /ctx/
+
+FROM builder AS never
+RUN exit 9
+"#;
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            ("Dockerfile", dockerfile),
+            ("src/main.txt", "main\n"),
+            ("node_modules/big.js", "x"),
+            ("notes.md", "doc"),
+            ("keep/keep.md", "kept"),
+            (".dockerignore", "node_modules\n*.md\n!keep/*.md\n"),
+        ],
+    );
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "--target",
+            "builder",
+            "--build-arg",
+            "VERSION=2.5",
+            "-t",
+            "b:1",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("exit 9"),
+        "the never stage was not built: {}",
+        r.stderr
+    );
+    assert_eq!(run_out(&h, &["b:1", "cat", "/version"]), "v2.5\n");
+    assert_eq!(run_out(&h, &["b:1", "cat", "/heredoc"]), "line1\nline2\n");
+    assert_eq!(run_out(&h, &["b:1", "cat", "/etc/motd"]), "welcome\n");
+    assert_eq!(
+        run_out(
+            &h,
+            &["b:1", "stat", "-c", "%u:%g", "/home/app/src/main.txt"]
+        ),
+        "1000:1000\n"
+    );
+    let listing = run_out(&h, &["b:1", "ls", "-R", "/ctx"]);
+    let names: BTreeSet<&str> = listing.split_whitespace().collect();
+    assert!(
+        names.contains("Dockerfile") && names.contains("keep.md"),
+        "{listing}"
+    );
+    assert!(
+        !names.contains("node_modules") && !names.contains("notes.md"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn secrets_and_cache_mounts_never_land_in_a_layer() {
+    let Some(h) = setup("secrets_and_cache_mounts_never_land_in_a_layer") else {
+        return;
+    };
+    let dockerfile = "FROM busybox\n\
+RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /secret-length\n\
+RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /count\n";
+    let dir = context(&h, "ctx", &[("Dockerfile", dockerfile)]);
+    let secret = h.write("token.txt", b"hunter2");
+    let src = format!("id=token,src={}", path_str(&secret));
+    let r = build(&h, &dir, &["--secret", &src, "-t", "s:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let r = build(&h, &dir, &["--no-cache", "--secret", &src, "-t", "s:2"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        run_out(&h, &["s:2", "cat", "/count"]).trim(),
+        "2",
+        "the cache mount persisted"
+    );
+    assert_eq!(
+        run_out(&h, &["s:2", "cat", "/secret-length"]).trim(),
+        "7",
+        "the secret was readable"
+    );
+    let exported = h.run(&["save", "s:2"]);
+    assert!(!String::from_utf8_lossy(exported.stdout.as_bytes()).contains("hunter2"));
+    let history = h.ok(&["history", "--no-trunc", "s:2"]);
+    assert!(!history.contains("hunter2"), "{history}");
+    let stub = h.run(&["run", "--rm", "s:2", "test", "-e", "/run/secrets/token"]);
+    assert_eq!(
+        stub.status, 1,
+        "the mount target was removed from the layer"
+    );
+    let cache = h.run(&["run", "--rm", "s:2", "test", "-e", "/cache/log"]);
+    assert_eq!(
+        cache.status, 1,
+        "the cache mount's content stays out of the layer"
+    );
+    // A required secret that is missing fails the step.
+    let r = build(&h, &dir, &["--no-cache"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+}
+
+#[test]
+fn source_date_epoch_makes_builds_reproducible_across_stores() {
+    let Some(a) = setup("source_date_epoch_makes_builds_reproducible_across_stores") else {
+        return;
+    };
+    let Some(b) = setup("source_date_epoch_makes_builds_reproducible_across_stores") else {
+        return;
+    };
+    let files = [
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY app.txt /app/\nRUN echo hi > /app/hi\nENV X=1\n",
+        ),
+        ("app.txt", "app\n"),
+    ];
+    let da = context(&a, "ctx", &files);
+    let db = context(&b, "ctx", &files);
+    let args = ["-q", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"];
+    let ia = build(&a, &da, &args);
+    let ib = build(&b, &db, &args);
+    assert_eq!(ia.status, 0, "{}", ia.stderr);
+    assert_eq!(ia.stdout, ib.stdout, "same inputs, same image ID");
+    let doc = inspect(&a, ia.stdout.trim());
+    assert_eq!(doc["Created"], "2023-11-14T22:13:20Z");
+}
+
+#[test]
+fn stdin_dockerfile_squash_onbuild_and_iidfile() {
+    let Some(h) = setup("stdin_dockerfile_squash_onbuild_and_iidfile") else {
+        return;
+    };
+    let r = h.run_stdin(
+        &["build", "-t", "parent:1", "-"],
+        b"FROM busybox\nONBUILD RUN echo triggered > /onbuild\nRUN echo a > /a\nRUN echo b > /b\n",
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = inspect(&h, "parent:1");
+    assert_eq!(
+        doc["Config"]["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /onbuild"])
+    );
+    let dir = context(
+        &h,
+        "child",
+        &[("Dockerfile", "FROM parent:1\nRUN echo c > /c\n")],
+    );
+    let iid = h.path("iid");
+    let r = build(
+        &h,
+        &dir,
+        &["--squash", "--iidfile", path_str(&iid), "-t", "child:1"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(run_out(&h, &["child:1", "cat", "/onbuild"]), "triggered\n");
+    let doc = inspect(&h, "child:1");
+    assert_eq!(
+        doc["Config"]["OnBuild"],
+        Value::Null,
+        "triggers do not carry over"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&iid).expect("iidfile"),
+        doc["Id"].as_str().unwrap_or("")
+    );
+    // parent has 2 base + 2 RUN layers; the child's own layers (trigger + RUN) squash into one.
+    assert_eq!(doc["RootFS"]["Layers"].as_array().map(Vec::len), Some(5));
+    assert_eq!(run_out(&h, &["child:1", "cat", "/a", "/c"]), "a\nc\n");
+}
