@@ -711,7 +711,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     let open = || hoist_ops::Hoist::open(settings.clone()).map_err(anyhow::Error::from);
     match cli.command {
         Command::Version(a) => cmd_system::version(&a),
-        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => cmd_build::build(&open()?, *a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => {
+            cmd_build::build(&open()?, *a)
+        }
         Command::Builder(BuilderCommand::Build(a)) => cmd_build::build(&open()?, *a),
         Command::Builder(BuilderCommand::Prune(a)) => cmd_build::prune(&open()?, &a),
         Command::Builder(BuilderCommand::Du(a)) => cmd_build::du(&open()?, &a),

@@ -295,3 +295,45 @@ fn check_reports_a_missing_layer_for_each_image_using_it() -> TestResult {
     assert_eq!(store.check()?.missing, expected);
     Ok(())
 }
+
+#[test]
+fn build_cache_rows_keep_their_layer_blob_until_removed() -> TestResult {
+    let (_dir, store) = new_store()?;
+    let guard = store.write_guard()?;
+    let blob = store.put_blob(b"a layer a build step made")?;
+    let key = Digest::of(b"cache key");
+    let layer = hoist_store::LayerRecord {
+        diff_id: blob.clone(),
+        blob: blob.clone(),
+        media_type: "application/vnd.oci.image.layer.v1.tar".to_owned(),
+        blob_size: 25,
+        size: 25,
+    };
+    let record = hoist_store::BuildCacheRecord {
+        key: key.clone(),
+        kind: "regular".to_owned(),
+        description: "[2/2] RUN make".to_owned(),
+        layer: Some(layer.clone()),
+        size: 25,
+        chain: Some(blob.clone()),
+        created: 1,
+        last_used: 1,
+        usage_count: 1,
+    };
+    store.put_build_cache(&guard, &record)?;
+    drop(guard);
+    assert!(
+        store.gc(false)?.removed.is_empty(),
+        "the cache keeps its blob"
+    );
+    let hit = store.build_cache_hit(&key)?.ok_or("cache miss")?;
+    assert_eq!(hit.layer, Some(layer));
+    assert_eq!(hit.usage_count, 2);
+    assert!(store.build_cache_hit(&Digest::of(b"other"))?.is_none());
+    assert_eq!(store.build_cache_records()?.len(), 1);
+    assert_eq!(store.remove_build_cache(std::slice::from_ref(&key))?, 1);
+    let report = store.gc(false)?;
+    assert_eq!(report.removed.len(), 1, "{report:?}");
+    assert!(store.build_cache_hit(&key)?.is_none());
+    Ok(())
+}

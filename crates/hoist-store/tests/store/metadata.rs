@@ -382,7 +382,7 @@ fn schema_is_versioned_and_newer_databases_are_refused() -> TestResult {
     drop(store);
     let conn = rusqlite::Connection::open(&db_path)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
     assert_eq!(mode, "wal");
 
@@ -397,11 +397,12 @@ fn schema_is_versioned_and_newer_databases_are_refused() -> TestResult {
 
     // A version 1 database (before containers) is migrated, keeping its images.
     let conn = rusqlite::Connection::open(&db_path)?;
-    conn.execute_batch("DROP TABLE containers; PRAGMA user_version = 1;")?;
+    conn.execute_batch("DROP TABLE containers; DROP TABLE build_cache; PRAGMA user_version = 1;")?;
     drop(conn);
     let store = Store::open(dir.path())?;
     assert_eq!(store.counts()?.images, 1);
     assert!(store.list_containers()?.is_empty());
+    assert!(store.build_cache_records()?.is_empty());
     drop(store);
 
     let conn = rusqlite::Connection::open(&db_path)?;
@@ -411,7 +412,7 @@ fn schema_is_versioned_and_newer_databases_are_refused() -> TestResult {
         Err(StoreError::UnsupportedSchema {
             path,
             found: 99,
-            supported: 2,
+            supported: 3,
         }) => assert_eq!(path, db_path),
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
