@@ -314,9 +314,9 @@ pub(crate) fn prune(hoist: &Hoist, a: &BuilderPruneArgs) -> Result<u8> {
         }
     }
     let report = hoist_ops::builder::prune(hoist, &opts)?;
+    // The Docker Engine's wording (`docker builder prune` against its API).
     let mut out = std::io::stdout().lock();
     if !report.deleted.is_empty() {
-        writeln!(out, "ID\tRECLAIMABLE\tSIZE\tLAST ACCESSED")?;
         writeln!(out, "Deleted build cache objects:")?;
         for id in &report.deleted {
             writeln!(out, "{}", &id[..25.min(id.len())])?;
@@ -325,7 +325,7 @@ pub(crate) fn prune(hoist: &Hoist, a: &BuilderPruneArgs) -> Result<u8> {
     }
     writeln!(
         out,
-        "Total:\t{}",
+        "Total reclaimed space: {}",
         hoist_render::units::human_size(report.reclaimed as f64)
     )?;
     Ok(0)

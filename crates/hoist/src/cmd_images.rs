@@ -373,6 +373,25 @@ pub(crate) fn prune(hoist: &Hoist, a: &PruneArgs, system: bool) -> Result<u8> {
         s.push_str(&print_events(&report.events, true));
         s.push('\n');
     }
+    if system {
+        // As Docker: the build cache goes too (all of it with -a, else what no image uses).
+        let cache = hoist_ops::builder::prune(
+            hoist,
+            &hoist_ops::builder::PruneOptions {
+                all: a.all,
+                ..Default::default()
+            },
+        )?;
+        if !cache.deleted.is_empty() {
+            s.push_str("Deleted build cache objects:\n");
+            for id in &cache.deleted {
+                s.push_str(&id[..25.min(id.len())]);
+                s.push('\n');
+            }
+            s.push('\n');
+        }
+        report.reclaimed += cache.reclaimed;
+    }
     s.push_str(&format!(
         "Total reclaimed space: {}\n",
         output::size4(report.reclaimed)

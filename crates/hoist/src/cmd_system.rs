@@ -46,8 +46,43 @@ pub(crate) fn df(hoist: &Hoist, a: &DfArgs) -> Result<u8> {
         out.push_str("CONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES\n");
         out.push_str("\nLocal Volumes space usage:\n\n");
         out.push_str("VOLUME NAME   LINKS     SIZE\n");
-        out.push_str("\nBuild cache usage: 0B\n\n");
-        out.push_str("CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n");
+        let cache = hoist_ops::builder::disk_usage(hoist)?;
+        let total: u64 = cache.iter().map(|e| e.record.size).sum();
+        out.push_str(&format!("\nBuild cache usage: {}\n\n", size4(total)));
+        let ago = |nanos: i64| {
+            let then = chrono::DateTime::from_timestamp_nanos(nanos);
+            let elapsed = (now - then).to_std().unwrap_or_default();
+            format!("{} ago", hoist_render::units::human_duration(elapsed))
+        };
+        let rows: Vec<Vec<String>> = cache
+            .iter()
+            .map(|e| {
+                vec![
+                    e.record.key.hex()[..12].to_owned(),
+                    e.record.kind.clone(),
+                    size4(e.record.size),
+                    ago(e.record.created),
+                    ago(e.record.last_used),
+                    e.record.usage_count.to_string(),
+                    e.shared.to_string(),
+                ]
+            })
+            .collect();
+        let mut table = Vec::new();
+        hoist_render::table::write_table(
+            &[
+                "CACHE ID",
+                "CACHE TYPE",
+                "SIZE",
+                "CREATED",
+                "LAST USED",
+                "USAGE",
+                "SHARED",
+            ],
+            &rows,
+            &mut table,
+        )?;
+        out.push_str(&String::from_utf8_lossy(&table));
         output::write_stdout(out.as_bytes())?;
         return Ok(0);
     }
@@ -79,7 +114,23 @@ pub(crate) fn df(hoist: &Hoist, a: &DfArgs) -> Result<u8> {
             percent(usage.containers_reclaimable, usage.containers_size),
         ),
         row("Local Volumes", 0, 0, size4(0), size4(0)),
-        row("Build Cache", 0, 0, size4(0), size4(0)),
+        {
+            let cache = hoist_ops::builder::disk_usage(hoist)?;
+            let total: u64 = cache.iter().map(|e| e.record.size).sum();
+            let reclaimable: u64 = cache
+                .iter()
+                .filter(|e| e.reclaimable)
+                .map(|e| e.record.size)
+                .sum();
+            // Docker shows the build cache's reclaimable bytes without a share.
+            row(
+                "Build Cache",
+                cache.len(),
+                0,
+                size4(total),
+                size4(reclaimable),
+            )
+        },
     ];
     let spec = TableSpec {
         default_template: "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",

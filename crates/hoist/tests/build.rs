@@ -256,7 +256,14 @@ fn rebuilds_hit_the_cache_by_content_not_mtime() {
     // The cache is listed and pruned.
     let du = h.ok(&["builder", "du"]);
     assert!(du.contains("RECLAIMABLE"), "{du}");
-    h.ok(&["builder", "prune", "-af"]);
+    let df = h.ok(&["system", "df"]);
+    assert!(df.contains("Build Cache     6 "), "{df}");
+    let pruned = h.ok(&["builder", "prune", "-af"]);
+    assert!(
+        pruned.starts_with("Deleted build cache objects:\n"),
+        "{pruned}"
+    );
+    assert!(pruned.contains("Total reclaimed space: "), "{pruned}");
     let du = h.ok(&["builder", "du"]);
     assert!(du.contains("Total:          0B"), "{du}");
 }
