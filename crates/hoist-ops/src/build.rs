@@ -173,3 +173,164 @@ impl BaseImages for StoreOrPull<'_> {
             .ok_or_else(|| format!("{reference}: not found after pull"))
     }
 }
+
+/// Where `-o/--output` sends the result besides (or instead of) the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildOutput {
+    /// `type=image` / `type=docker` without `dest`: the image store (the default).
+    Store,
+    /// `type=image,push=true`, `type=registry`, `--push`: the store, then every tag pushed.
+    Push,
+    /// `type=local,dest=DIR` (or `-o DIR`): the final root filesystem written into a directory.
+    Local(PathBuf),
+    /// `type=tar[,dest=FILE]` (or `-o -`): the root filesystem as a tar, to a file or the caller's stream.
+    Tar(Option<PathBuf>),
+    /// `type=docker,dest=FILE`: a docker-archive `docker load` reads.
+    DockerArchive(PathBuf),
+    /// `type=oci,dest=FILE`: an OCI archive.
+    OciArchive(PathBuf),
+}
+
+impl BuildOutput {
+    /// Parses one `-o` value, as buildx does (`-o DIR` and `-o -` are shorthands).
+    pub fn parse(spec: &str) -> Result<Self, OpsError> {
+        let bad = |why: &str| OpsError::InvalidReference(format!("invalid output {spec:?}: {why}"));
+        if spec == "-" {
+            return Ok(Self::Tar(None));
+        }
+        if !spec.contains('=') {
+            return Ok(Self::Local(PathBuf::from(spec)));
+        }
+        let mut kind = None;
+        let mut dest = None;
+        let mut push = false;
+        for field in spec.split(',') {
+            let (key, value) = field
+                .split_once('=')
+                .ok_or_else(|| bad("expected key=value"))?;
+            match key {
+                "type" => kind = Some(value.to_owned()),
+                "dest" => dest = Some(value.to_owned()),
+                "push" => push = value == "true",
+                // Names, compression and annotations change nothing hoist writes yet.
+                "name" | "compression" | "compression-level" | "force-compression"
+                | "oci-mediatypes" => {}
+                other => return Err(bad(&format!("unknown key {other:?}"))),
+            }
+        }
+        let dest_path = || {
+            dest.clone()
+                .filter(|d| d != "-")
+                .map(PathBuf::from)
+                .ok_or_else(|| bad("dest= is required"))
+        };
+        match kind.as_deref() {
+            Some("image") if push => Ok(Self::Push),
+            Some("registry") => Ok(Self::Push),
+            Some("image") | None => Ok(Self::Store),
+            Some("docker") if dest.is_none() => Ok(Self::Store),
+            Some("docker") => Ok(Self::DockerArchive(dest_path()?)),
+            Some("oci") => Ok(Self::OciArchive(dest_path()?)),
+            Some("local") => Ok(Self::Local(dest_path()?)),
+            Some("tar") => Ok(Self::Tar(dest.filter(|d| d != "-").map(PathBuf::from))),
+            Some(other) => Err(bad(&format!(
+                "unknown type {other:?} (image, registry, docker, oci, local, tar)"
+            ))),
+        }
+    }
+}
+
+/// Writes the built image where `output` says. `stream` receives a tar for `Tar(None)`.
+pub fn write_output(
+    hoist: &Hoist,
+    outcome: &BuildOutcome,
+    output: &BuildOutput,
+    stream: &mut dyn std::io::Write,
+) -> Result<(), OpsError> {
+    let io_error = |path: &std::path::Path| {
+        let name = path.display().to_string();
+        move |error| OpsError::Input {
+            source_name: name,
+            error,
+        }
+    };
+    match output {
+        BuildOutput::Store | BuildOutput::Push => Ok(()),
+        BuildOutput::Tar(None) => write_rootfs(hoist, &outcome.image, stream),
+        BuildOutput::Tar(Some(path)) => {
+            let mut file = std::fs::File::create(path).map_err(io_error(path))?;
+            write_rootfs(hoist, &outcome.image, &mut file)
+        }
+        BuildOutput::Local(dir) => {
+            std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+            let mut tar = tempfile::tempfile().map_err(io_error(dir))?;
+            write_rootfs(hoist, &outcome.image, &mut tar)?;
+            std::io::Seek::rewind(&mut tar).map_err(io_error(dir))?;
+            let options = hoist_layer::ApplyOptions::for_current_process();
+            hoist_layer::apply_layer(std::io::BufReader::new(tar), dir, &options).map_err(|e| {
+                OpsError::BadLayer {
+                    source_name: dir.display().to_string(),
+                    problem: e.to_string(),
+                }
+            })?;
+            Ok(())
+        }
+        BuildOutput::DockerArchive(path) => {
+            let image = hoist_archive::SaveImage {
+                id: outcome.image.id.clone(),
+                manifest: outcome.image.manifest.clone(),
+                tags: outcome.tags.clone(),
+            };
+            let mut file = std::fs::File::create(path).map_err(io_error(path))?;
+            crate::transfer::save(hoist, &[image], &mut file, &mut |_| {})
+        }
+        BuildOutput::OciArchive(path) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(io_error(path))?;
+            let client = crate::registry::client(&hoist.settings)?;
+            let source = crate::copy::Location::Store(outcome.image.id.to_string());
+            let name = outcome
+                .tags
+                .first()
+                .map(|t| t.tag().unwrap_or("latest").to_owned());
+            let destination = crate::copy::Location::OciArchive {
+                path: path.clone(),
+                name,
+            };
+            let events: crate::copy::CopyEvents = Arc::new(|_| {});
+            runtime.block_on(crate::copy::copy(
+                hoist,
+                &client,
+                &source,
+                &destination,
+                &crate::copy::CopyOptions::default(),
+                &events,
+            ))?;
+            Ok(())
+        }
+    }
+}
+
+/// The image's merged root filesystem as one tar (the union of its unpacked layers).
+fn write_rootfs(
+    hoist: &Hoist,
+    image: &ImageRecord,
+    out: &mut dyn std::io::Write,
+) -> Result<(), OpsError> {
+    let mut layers = hoist.store.unpack_layers(&image.layers)?;
+    layers.reverse();
+    if layers.is_empty() {
+        let mut tar = tar::Builder::new(out);
+        return tar.finish().map_err(|error| OpsError::Input {
+            source_name: "output".to_owned(),
+            error,
+        });
+    }
+    hoist_layer::tree::write_union(&layers, out).map_err(|e| OpsError::BadLayer {
+        source_name: image.id.to_string(),
+        problem: e.to_string(),
+    })?;
+    Ok(())
+}

@@ -880,6 +880,9 @@ pub(crate) struct BuildArgs {
     /// Shorthand for "--output=type=docker"
     #[arg(long)]
     pub load: bool,
+    /// Shorthand for "--output=type=registry"
+    #[arg(long)]
+    pub push: bool,
     /// Write build result metadata to a file
     #[arg(long = "metadata-file", value_name = "string")]
     pub metadata_file: Option<PathBuf>,

@@ -174,14 +174,22 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
             bail!("invalid progress mode {other:?}: expected auto, plain, tty, quiet or rawjson")
         }
     }
-    for output in &a.outputs {
-        let kind = output
-            .split(',')
-            .find_map(|f| f.strip_prefix("type="))
-            .unwrap_or(output);
-        if !matches!(kind, "docker" | "image") {
-            bail!("output type {kind:?} is not supported by hoist yet (docker, image)");
-        }
+    let mut outputs = a
+        .outputs
+        .iter()
+        .map(|o| hoist_ops::build::BuildOutput::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.push {
+        outputs.push(hoist_ops::build::BuildOutput::Push);
+    }
+    if outputs.len() > 1 {
+        bail!("multiple outputs are not supported: use one -o (or --push)");
+    }
+    let output = outputs
+        .pop()
+        .unwrap_or(hoist_ops::build::BuildOutput::Store);
+    if output == hoist_ops::build::BuildOutput::Push && a.tags.is_empty() {
+        bail!("tag is needed when pushing to registry");
     }
     let platform = a
         .platform
@@ -259,6 +267,23 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         }
     };
     let outcome = hoist_ops::build::build(hoist, request, &draw)?;
+    match &output {
+        hoist_ops::build::BuildOutput::Tar(None) => {
+            if std::io::stdout().is_terminal() {
+                bail!(
+                    "refusing to write the output tar to a terminal: redirect it or use -o type=tar,dest=FILE"
+                );
+            }
+            let mut out = std::io::stdout().lock();
+            hoist_ops::build::write_output(hoist, &outcome, &output, &mut out)?;
+            out.flush()?;
+        }
+        hoist_ops::build::BuildOutput::Push => {
+            let names: Vec<String> = outcome.tags.iter().map(ToString::to_string).collect();
+            crate::cmd_transfer::push_names(hoist, &names, false, quiet)?;
+        }
+        other => hoist_ops::build::write_output(hoist, &outcome, other, &mut std::io::sink())?,
+    }
     let id = outcome.image.id.to_string();
     if !quiet {
         let mut err = std::io::stderr().lock();

@@ -101,9 +101,21 @@ pub(crate) fn pull_announcing(hoist: &Hoist, a: &PullArgs, announce: bool) -> Re
 }
 
 pub(crate) fn push(hoist: &Hoist, a: &PushArgs) -> Result<u8> {
+    if !a.quiet && !a.all_tags && a.names.iter().any(|n| names_only(n)) {
+        println!("Using default tag: latest");
+    }
+    push_names(hoist, &a.names, a.all_tags, a.quiet)
+}
+
+/// Pushes `names` drawing Docker's layer board (also `build --push`).
+pub(crate) fn push_names(
+    hoist: &Hoist,
+    names: &[String],
+    all_tags: bool,
+    quiet: bool,
+) -> Result<u8> {
     let client = hoist_ops::registry::client(&hoist.settings)?;
     let board = board();
-    let quiet = a.quiet;
     let drawn = board.clone();
     let events: PushEvents = Arc::new(move |event| {
         if quiet {
@@ -125,15 +137,12 @@ pub(crate) fn push(hoist: &Hoist, a: &PushArgs) -> Result<u8> {
             }
         });
     });
-    if !a.quiet && !a.all_tags && a.names.iter().any(|n| names_only(n)) {
-        println!("Using default tag: latest");
-    }
     let options = hoist_ops::push::PushOptionsCli {
-        all_tags: a.all_tags,
+        all_tags,
         chunk_size: None,
     };
     let pushed = runtime()?.block_on(hoist_ops::push::push(
-        hoist, &client, &a.names, &options, &events,
+        hoist, &client, names, &options, &events,
     ))?;
     if quiet {
         for image in pushed {

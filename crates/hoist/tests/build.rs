@@ -564,3 +564,88 @@ fn stdin_dockerfile_squash_onbuild_and_iidfile() {
     assert_eq!(doc["RootFS"]["Layers"].as_array().map(Vec::len), Some(5));
     assert_eq!(run_out(&h, &["child:1", "cat", "/a", "/c"]), "a\nc\n");
 }
+
+#[test]
+fn outputs_go_to_a_directory_a_tar_archives_and_a_registry() {
+    let Some(h) = setup("outputs_go_to_a_directory_a_tar_archives_and_a_registry") else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo made > /made\nCMD [\"cat\", \"/made\"]\n",
+        )],
+    );
+    let local = h.path("rootfs");
+    let r = build(
+        &h,
+        &dir,
+        &["-o", &format!("type=local,dest={}", path_str(&local))],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(local.join("made")).expect("local output"),
+        "made\n"
+    );
+    assert!(local.join("bin/busybox").is_file());
+    let tar_path = h.path("rootfs.tar");
+    let r = build(
+        &h,
+        &dir,
+        &["-o", &format!("type=tar,dest={}", path_str(&tar_path))],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let mut names = BTreeSet::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&tar_path).expect("tar output"));
+    for entry in archive.entries().expect("tar entries") {
+        let entry = entry.expect("tar entry");
+        names.insert(entry.path().expect("path").to_string_lossy().into_owned());
+    }
+    assert!(
+        names.contains("made") && names.contains("bin/busybox"),
+        "{names:?}"
+    );
+    let docker_tar = h.path("image.tar");
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "-t",
+            "out:1",
+            "-o",
+            &format!("type=docker,dest={}", path_str(&docker_tar)),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let other = hoist();
+    let loaded = other.ok(&["load", "-i", path_str(&docker_tar)]);
+    assert!(loaded.contains("Loaded image: out:1"), "{loaded}");
+    let oci = h.path("image-oci.tar");
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "-t",
+            "out:1",
+            "-o",
+            &format!("type=oci,dest={}", path_str(&oci)),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(std::fs::metadata(&oci).is_ok_and(|m| m.len() > 1024));
+    // --push: into `hoist registry serve`, then pulled into a fresh store and run.
+    let registry = hoist_test_support::registry::serve_hoist(&h, "registry", &[]);
+    let name = format!("{}/built/app:1", registry.addr);
+    let r = build(&h, &dir, &["-t", &name, "--push"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("digest: sha256:"), "{}", r.stdout);
+    let r = build(&h, &dir, &["--push"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("tag is needed when pushing to registry"),
+        "{}",
+        r.stderr
+    );
+}
