@@ -84,6 +84,11 @@ fn mount_overlay(
         escape_overlay_path(&relative(work))
     );
     if data.len() > MOUNT_DATA_LIMIT {
+        // The new mount API takes each lower layer as its own `lowerdir+` value (Linux 6.8+), with no
+        // page limit on the whole: Docker allows 125 layers, a Dockerfile with many RUNs needs it.
+        if mount_overlay_per_layer(lowers, upper, work, target).is_ok() {
+            return Ok(());
+        }
         return Err(StartFailure::setup(
             format!("mounting overlay on {}", target.display()),
             format!(
@@ -104,6 +109,34 @@ fn mount_overlay(
         Some(data.as_str()),
     )
     .map_err(|errno| mount_failure(&format!("overlay ({data})"), target, errno))
+}
+
+/// Mounts the overlay through fsopen/fsconfig/fsmount, passing every lower layer separately.
+fn mount_overlay_per_layer(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> rustix::io::Result<()> {
+    use rustix::mount::{
+        FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, fsconfig_create,
+        fsconfig_set_string, fsmount, fsopen, move_mount,
+    };
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    for lower in lowers {
+        fsconfig_set_string(&fs, "lowerdir+", lower)?;
+    }
+    fsconfig_set_string(&fs, "upperdir", upper)?;
+    fsconfig_set_string(&fs, "workdir", work)?;
+    fsconfig_create(&fs)?;
+    let mounted = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())?;
+    move_mount(
+        &mounted,
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
 }
 
 /// `path` (absolute, inside the container) resolved below `root` with every symlink followed as if

@@ -649,3 +649,19 @@ fn outputs_go_to_a_directory_a_tar_archives_and_a_registry() {
         r.stderr
     );
 }
+
+#[test]
+fn a_dockerfile_with_many_layers_builds_past_the_mount_option_limit() {
+    let Some(h) = setup("a_dockerfile_with_many_layers_builds_past_the_mount_option_limit") else {
+        return;
+    };
+    // 80 RUN layers: the overlay's lowerdir option outgrows a page at about 50 of them.
+    let mut dockerfile = String::from("FROM busybox\n");
+    for i in 1..=80 {
+        dockerfile.push_str(&format!("RUN echo {i} > /f{i}\n"));
+    }
+    let dir = context(&h, "ctx", &[("Dockerfile", &dockerfile)]);
+    let r = build(&h, &dir, &["-q", "-t", "many:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(run_out(&h, &["many:1", "cat", "/f1", "/f80"]), "1\n80\n");
+}
