@@ -212,6 +212,7 @@ impl Builder<'_> {
                 "RUN --security=insecure needs --allow security.insecure",
             ));
         }
+        check_platform(&state.platform).map_err(|m| self.step_error(instruction, m))?;
         let cwd = state.workdir();
         let mut mounts = Vec::new();
         for mount in &run.mounts {
@@ -619,6 +620,50 @@ impl Builder<'_> {
         drop(guard);
         state.push_layer(layer);
         Ok(false)
+    }
+}
+
+/// qemu's name for an architecture, as binfmt_misc handlers are named (`qemu-aarch64`).
+fn qemu_arch(platform: &hoist_spec::Platform) -> &str {
+    match (platform.architecture.as_str(), platform.variant.as_deref()) {
+        ("amd64", _) => "x86_64",
+        ("386", _) => "i386",
+        ("arm64", _) => "aarch64",
+        ("arm", _) => "arm",
+        ("ppc64le", _) => "ppc64le",
+        ("s390x", _) => "s390x",
+        ("riscv64", _) => "riscv64",
+        ("mips64le", _) => "mips64el",
+        ("loong64", _) => "loongarch64",
+        (other, _) => other,
+    }
+}
+
+/// A RUN for another architecture needs the kernel to run its binaries: a binfmt_misc handler (Debian's
+/// qemu-user-static registers them). Without one, say so instead of failing with "exec format error".
+fn check_platform(platform: &hoist_spec::Platform) -> Result<(), String> {
+    let host = hoist_spec::Platform::host();
+    if platform.architecture == host.architecture
+        || (host.architecture == "amd64" && platform.architecture == "386")
+    {
+        return Ok(());
+    }
+    let arch = qemu_arch(platform);
+    let handlers = Path::new("/proc/sys/fs/binfmt_misc");
+    let enabled = std::fs::read_dir(handlers)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(arch))
+        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.starts_with("enabled")));
+    if enabled {
+        Ok(())
+    } else {
+        Err(format!(
+            "RUN for {}/{} on this {}/{} host needs a binfmt_misc handler for {arch} \
+             (install qemu-user-static and make sure /proc/sys/fs/binfmt_misc/qemu-{arch} is enabled)",
+            platform.os, platform.architecture, host.os, host.architecture
+        ))
     }
 }
 

@@ -665,3 +665,84 @@ fn a_dockerfile_with_many_layers_builds_past_the_mount_option_limit() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(run_out(&h, &["many:1", "cat", "/f1", "/f80"]), "1\n80\n");
 }
+
+#[test]
+fn foreign_platform_copy_builds_and_run_needs_binfmt() {
+    let Some(h) = setup("foreign_platform_copy_builds_and_run_needs_binfmt") else {
+        return;
+    };
+    let rootfs = h.write(
+        "rootfs.tar",
+        &hoist_test_support::fixtures::layer("d etc 755\nf etc/os 644 arm\n"),
+    );
+    h.ok(&[
+        "import",
+        "--platform",
+        "linux/arm64",
+        path_str(&rootfs),
+        "armbase:1",
+    ]);
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM armbase:1\nARG TARGETARCH\nCOPY app.txt /app-$TARGETARCH.txt\n",
+            ),
+            ("Dockerfile.run", "FROM armbase:1\nRUN true\n"),
+            ("app.txt", "app\n"),
+        ],
+    );
+    let r = build(&h, &dir, &["--platform", "linux/arm64", "-t", "arm:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let doc = inspect(&h, "arm:1");
+    assert_eq!(doc["Architecture"], "arm64");
+    let out = h.path("arm.tar");
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "--platform",
+            "linux/arm64",
+            "-o",
+            &format!("type=tar,dest={}", path_str(&out)),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).expect("tar output"));
+    let names: BTreeSet<String> = archive
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        names.contains("app-arm64.txt"),
+        "TARGETARCH is the target's: {names:?}"
+    );
+    let r = h.run(&[
+        "build",
+        "--platform",
+        "linux/arm64",
+        "-f",
+        path_str(&dir.join("Dockerfile.run")),
+        path_str(&dir),
+    ]);
+    let handler = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .is_ok_and(|t| t.starts_with("enabled"));
+    if !handler {
+        assert_eq!(r.status, 1);
+        assert!(
+            r.stderr.contains("needs a binfmt_misc handler for aarch64"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("Dockerfile.run:2"), "{}", r.stderr);
+    }
+}
