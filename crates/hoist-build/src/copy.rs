@@ -90,8 +90,19 @@ impl Builder<'_> {
         let dest_says_dir = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
 
         // Where the sources live, and their identity for the cache key.
+        let named_context = from.as_ref().and_then(|name| self.named.get(name)).cloned();
+        let main_context: &crate::context::BuildContext = self.context;
+        let source_context = named_context.as_deref().unwrap_or(main_context);
+        let from = match &from {
+            Some(name) => match self.opts.named_contexts.get(name) {
+                Some(crate::options::NamedContext::Image(image)) => Some(image.clone()),
+                _ => from,
+            },
+            None => None,
+        };
         let from_view: Option<(RootView, String)> = match &from {
             None => None,
+            Some(_) if named_context.is_some() => None,
             Some(name) => {
                 let other = match self.stage_ref(name, stage_index) {
                     Some(index) => self.finished.get(&index).cloned().ok_or_else(|| {
@@ -163,7 +174,7 @@ impl Builder<'_> {
                     }
                 }
                 None => {
-                    let paths = match self.context.resolve_sources(source) {
+                    let paths = match source_context.resolve_sources(source) {
                         Ok(p) if !p.is_empty() => p,
                         Err(e) if !matches!(e, crate::context::ContextError::NotFound { .. }) => {
                             return Err(e.into());
@@ -178,8 +189,11 @@ impl Builder<'_> {
                         }
                     };
                     for path in paths {
-                        let digest = self.context.checksum(&path)?;
-                        identity.push_str(&format!("context {path} {digest}\n"));
+                        let digest = source_context.checksum(&path)?;
+                        identity.push_str(&format!(
+                            "context {} {path} {digest}\n",
+                            from.as_deref().unwrap_or("")
+                        ));
                         matched.push((path, MatchKind::Context));
                     }
                 }
@@ -226,6 +240,7 @@ impl Builder<'_> {
             let mut sources = Vec::new();
             for (path, kind) in matched {
                 sources.push(self.load_source(
+                    source_context,
                     &path,
                     kind,
                     from_view.as_ref().map(|(v, _)| v),
@@ -347,6 +362,7 @@ impl Builder<'_> {
 
     fn load_source(
         &self,
+        source_context: &crate::context::BuildContext,
         path: &str,
         kind: MatchKind,
         from: Option<&RootView>,
@@ -401,7 +417,7 @@ impl Builder<'_> {
                 })
             }
             MatchKind::Context => {
-                let entries = self.context.walk_for_copy(path)?;
+                let entries = source_context.walk_for_copy(path)?;
                 let archive = if is_add
                     && entries.len() == 1
                     && entries[0].2.is_file()

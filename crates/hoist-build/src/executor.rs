@@ -44,6 +44,8 @@ pub(crate) struct Builder<'a> {
     pub(crate) stage_label: String,
     pub(crate) stage_steps: usize,
     pub(crate) step: usize,
+    /// `--build-context` directories, opened.
+    pub(crate) named: BTreeMap<String, std::sync::Arc<BuildContext>>,
     /// Whether the "load build context" vertex was shown.
     pub(crate) context_loaded: bool,
     /// When the build started, as RFC 3339 (history `created`), clamped by SOURCE_DATE_EPOCH.
@@ -163,8 +165,21 @@ pub fn build(
         stage_steps: 0,
         step: 0,
         context_loaded: false,
+        named: BTreeMap::new(),
         created: hoist_render_time(&created),
     };
+    for (name, named) in &opts.named_contexts {
+        if let crate::options::NamedContext::Directory(dir) = named {
+            let scratch = store.root().join("build");
+            let opened = BuildContext::open(
+                crate::context::ContextSource::Directory(dir.clone()),
+                &scratch,
+            )?;
+            builder
+                .named
+                .insert(name.clone(), std::sync::Arc::new(opened));
+        }
+    }
     builder.meta_args = builder.global_args()?;
     let target = builder.target_stage()?;
     let order = builder.stage_order(target)?;
@@ -482,6 +497,20 @@ impl<'a> Builder<'a> {
             state.base_layers = state.layers.len();
             vertex.done();
             return Ok(state);
+        }
+        if let Some(crate::options::NamedContext::Image(image)) = self.opts.named_contexts.get(base)
+        {
+            let image = image.clone();
+            return self.base_state(index, &image, platform, stage);
+        }
+        if self.named.contains_key(base) {
+            return Err(BuildError::Step {
+                file: self.file().to_owned(),
+                line: stage.span.line,
+                message: format!(
+                    "FROM {base}: a directory build context can only be a COPY --from source"
+                ),
+            });
         }
         if base.eq_ignore_ascii_case("scratch") {
             // BuildKit shows no vertex for scratch; the step number still counts.

@@ -21,4 +21,4 @@ mod state;
 pub use context::{BuildContext, ContextError, ContextSource};
 pub use error::BuildError;
 pub use executor::{Progress, build};
-pub use options::{BaseImages, BuildEvent, BuildOptions, BuildResult};
+pub use options::{BaseImages, BuildEvent, BuildOptions, BuildResult, NamedContext};

@@ -41,8 +41,17 @@ pub struct BuildOptions {
     pub self_exe: PathBuf,
     /// daemon.json `storage-driver` preference.
     pub storage_driver: Option<hoist_store::StorageDriver>,
-    /// `--build-context name=dir`: named contexts usable in `FROM name` and `COPY --from=name`.
-    pub named_contexts: BTreeMap<String, PathBuf>,
+    /// `--build-context name=...`: named contexts usable in `FROM name` and `COPY --from=name`.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+}
+
+/// A `--build-context` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory: `COPY --from=name` reads it like the main context.
+    Directory(PathBuf),
+    /// `docker-image://REF`: the stage or source named so is that image.
+    Image(String),
 }
 
 /// What the build made.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoist_build::{BaseImages, BuildContext, BuildError};
-pub use hoist_build::{BuildEvent, BuildOptions, ContextSource};
+pub use hoist_build::{BuildEvent, BuildOptions, ContextSource, NamedContext};
 use hoist_spec::{Platform, RawConfig, Reference};
 use hoist_store::ImageRecord;
 

@@ -883,6 +883,9 @@ pub(crate) struct BuildArgs {
     /// Shorthand for "--output=type=registry"
     #[arg(long)]
     pub push: bool,
+    /// Additional build contexts (e.g., name=path, name=docker-image://ref)
+    #[arg(long = "build-context", value_name = "stringArray")]
+    pub build_contexts: Vec<String>,
     /// Write build result metadata to a file
     #[arg(long = "metadata-file", value_name = "string")]
     pub metadata_file: Option<PathBuf>,

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hoist_ops::Hoist;
-use hoist_ops::build::{BuildEvent, BuildOptions, ContextSource};
+use hoist_ops::build::{BuildEvent, BuildOptions, ContextSource, NamedContext};
 use hoist_ops::build::{BuildRequest, DockerfileSource};
 
 use crate::cli::{BuildArgs, BuilderDuArgs, BuilderPruneArgs};
@@ -115,6 +115,31 @@ fn secrets(items: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
             },
         };
         map.insert(id, value);
+    }
+    Ok(map)
+}
+
+/// `--build-context name=dir|docker-image://ref`.
+fn named_contexts(items: &[String]) -> Result<BTreeMap<String, NamedContext>> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid build context {item:?}: expected name=value"))?;
+        let named = if let Some(image) = value.strip_prefix("docker-image://") {
+            NamedContext::Image(image.to_owned())
+        } else if value.contains("://") || value.starts_with("git@") {
+            bail!(
+                "build context {name}: {value:?} is not supported by hoist yet (a directory or docker-image://)"
+            );
+        } else {
+            let dir = std::path::Path::new(value);
+            if !dir.is_dir() {
+                bail!("build context {name}: {value:?} is not a directory");
+            }
+            NamedContext::Directory(std::fs::canonicalize(dir)?)
+        };
+        map.insert(name.to_ascii_lowercase(), named);
     }
     Ok(map)
 }
@@ -248,7 +273,7 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         entitlements: a.allow.clone(),
         self_exe: hoist.settings.self_exe.clone(),
         storage_driver: None,
-        named_contexts: BTreeMap::new(),
+        named_contexts: named_contexts(&a.build_contexts)?,
     };
     let request = BuildRequest {
         context,

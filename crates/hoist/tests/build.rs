@@ -746,3 +746,42 @@ fn foreign_platform_copy_builds_and_run_needs_binfmt() {
         assert!(r.stderr.contains("Dockerfile.run:2"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn named_build_contexts_feed_from_and_copy_from() {
+    let Some(h) = setup("named_build_contexts_feed_from_and_copy_from") else {
+        return;
+    };
+    let extra = context(&h, "extra", &[("conf/app.conf", "port=80\n")]);
+    let dir = context(
+        &h,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM base AS b\nCOPY --from=configs conf/app.conf /etc/app.conf\nCOPY --from=tools /bin/busybox /tools/busybox\n",
+        )],
+    );
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "--build-context",
+            &format!("configs={}", path_str(&extra)),
+            "--build-context",
+            "base=docker-image://busybox:latest",
+            "--build-context",
+            "tools=docker-image://busybox",
+            "-t",
+            "named:1",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        run_out(&h, &["named:1", "cat", "/etc/app.conf"]),
+        "port=80\n"
+    );
+    assert_eq!(
+        run_out(&h, &["named:1", "/tools/busybox", "echo", "ok"]),
+        "ok\n"
+    );
+}
