@@ -143,7 +143,7 @@ impl Builder<'_> {
             }
             if is_add && (source.starts_with("http://") || source.starts_with("https://")) {
                 identity.push_str(&format!("url {source} {:?}\n", copy.checksum));
-                matched.push((source.clone(), MatchKind::Url));
+                matched.push((source.clone(), MatchKind::Url(copy.checksum.clone())));
                 continue;
             }
             if is_add
@@ -194,7 +194,7 @@ impl Builder<'_> {
                             "context {} {path} {digest}\n",
                             from.as_deref().unwrap_or("")
                         ));
-                        matched.push((path, MatchKind::Context));
+                        matched.push((path, MatchKind::Context { unpack: is_add }));
                     }
                 }
             }
@@ -211,7 +211,11 @@ impl Builder<'_> {
         let key = hoist_spec::Digest::of(identity.as_bytes());
         let created_by = format!("{keyword} {} {dest_raw} # buildkit", sources_raw.join(" "));
         let name = self.step_name(&instruction.source);
-        if !self.context_loaded && matched.iter().any(|(_, k)| matches!(k, MatchKind::Context)) {
+        if !self.context_loaded
+            && matched
+                .iter()
+                .any(|(_, k)| matches!(k, MatchKind::Context { .. }))
+        {
             self.context_loaded = true;
             let context_vertex = self.vertex("[internal] load build context".to_owned());
             context_vertex.status("transferring context: done");
@@ -244,8 +248,6 @@ impl Builder<'_> {
                     &path,
                     kind,
                     from_view.as_ref().map(|(v, _)| v),
-                    copy,
-                    is_add,
                     instruction,
                 )?);
             }
@@ -366,8 +368,6 @@ impl Builder<'_> {
         path: &str,
         kind: MatchKind,
         from: Option<&RootView>,
-        copy: &Copy,
-        is_add: bool,
         instruction: &Instruction,
     ) -> Result<Source, BuildError> {
         let base_name = path
@@ -384,9 +384,9 @@ impl Builder<'_> {
                 inline: Some((bytes, 0o644)),
                 archive: None,
             }),
-            MatchKind::Url => {
+            MatchKind::Url(checksum) => {
                 let bytes = download(path).map_err(|m| self.step_error(instruction, m))?;
-                if let Some(expected) = &copy.checksum {
+                if let Some(expected) = &checksum {
                     let found = hoist_spec::Digest::of(&bytes).to_string();
                     if &found != expected {
                         return Err(self.step_error(
@@ -416,9 +416,9 @@ impl Builder<'_> {
                     archive: None,
                 })
             }
-            MatchKind::Context => {
+            MatchKind::Context { unpack } => {
                 let entries = source_context.walk_for_copy(path)?;
-                let archive = if is_add
+                let archive = if unpack
                     && entries.len() == 1
                     && entries[0].2.is_file()
                     && is_archive(&entries[0].1)
@@ -557,10 +557,14 @@ impl Builder<'_> {
 }
 
 enum MatchKind {
-    Context,
+    /// From a build context; ADD (`unpack`) extracts local archives.
+    Context {
+        unpack: bool,
+    },
     Stage,
     Inline(Vec<u8>),
-    Url,
+    /// ADD of a URL, with the `--checksum` it must match.
+    Url(Option<String>),
 }
 
 fn parent_of(path: &str) -> String {
