@@ -44,6 +44,8 @@ pub(crate) struct Builder<'a> {
     pub(crate) stage_label: String,
     pub(crate) stage_steps: usize,
     pub(crate) step: usize,
+    /// Cache keys of every step looked up, for `--cache-to`.
+    pub(crate) used_keys: std::sync::Mutex<Vec<Digest>>,
     /// `--build-context` directories, opened.
     pub(crate) named: BTreeMap<String, std::sync::Arc<BuildContext>>,
     /// Whether the "load build context" vertex was shown.
@@ -165,6 +167,7 @@ pub fn build(
         stage_steps: 0,
         step: 0,
         context_loaded: false,
+        used_keys: std::sync::Mutex::new(Vec::new()),
         named: BTreeMap::new(),
         created: hoist_render_time(&created),
     };
@@ -179,6 +182,16 @@ pub fn build(
                 .named
                 .insert(name.clone(), std::sync::Arc::new(opened));
         }
+    }
+    for location in &opts.cache_from {
+        let crate::cache_io::CacheLocation::Local(dir) = location;
+        let vertex = builder.vertex(format!(
+            "importing cache manifest from local:{}",
+            dir.display()
+        ));
+        let imported = crate::cache_io::import(store, dir)?;
+        vertex.status(format!("{imported} records"));
+        vertex.done();
     }
     builder.meta_args = builder.global_args()?;
     let target = builder.target_stage()?;
@@ -825,6 +838,10 @@ impl<'a> Builder<'a> {
         stage_index: usize,
         key: &Digest,
     ) -> Result<Option<BuildCacheRecord>, BuildError> {
+        self.used_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(key.clone());
         if self.opts.no_cache {
             return Ok(None);
         }
@@ -887,6 +904,22 @@ impl<'a> Builder<'a> {
         vertex.status(format!("writing image {} done", raw.digest));
         let warnings = std::mem::take(&mut self.warnings);
         vertex.done();
+        let keys = std::mem::take(
+            &mut *self
+                .used_keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for location in &self.opts.cache_to {
+            let crate::cache_io::CacheLocation::Local(dir) = location;
+            let export = self.vertex(format!(
+                "exporting cache to client directory {}",
+                dir.display()
+            ));
+            let written = crate::cache_io::export(self.store, &keys, dir)?;
+            export.status(format!("{written} records"));
+            export.done();
+        }
         Ok(BuildResult {
             image: raw.digest,
             record,

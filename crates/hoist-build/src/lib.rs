@@ -7,6 +7,7 @@
 //! the runtime. Base images come through the [`BaseImages`] trait the operations layer implements (the
 //! store, or a pull). Nothing here prints: progress is [`BuildEvent`]s.
 
+pub mod cache_io;
 pub mod context;
 mod copy;
 mod error;

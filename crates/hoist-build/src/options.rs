@@ -41,6 +41,10 @@ pub struct BuildOptions {
     pub self_exe: PathBuf,
     /// daemon.json `storage-driver` preference.
     pub storage_driver: Option<hoist_store::StorageDriver>,
+    /// `--cache-from`: records imported into the store before the build.
+    pub cache_from: Vec<crate::cache_io::CacheLocation>,
+    /// `--cache-to`: the records this build used, exported after it.
+    pub cache_to: Vec<crate::cache_io::CacheLocation>,
     /// `--build-context name=...`: named contexts usable in `FROM name` and `COPY --from=name`.
     pub named_contexts: BTreeMap<String, NamedContext>,
 }

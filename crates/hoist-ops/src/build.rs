@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use hoist_build::cache_io::CacheLocation;
 use hoist_build::{BaseImages, BuildContext, BuildError};
 pub use hoist_build::{BuildEvent, BuildOptions, ContextSource, NamedContext};
 use hoist_spec::{Platform, RawConfig, Reference};

@@ -883,6 +883,12 @@ pub(crate) struct BuildArgs {
     /// Shorthand for "--output=type=registry"
     #[arg(long)]
     pub push: bool,
+    /// External cache sources (e.g., "type=local,src=path/to/dir")
+    #[arg(long = "cache-from", value_name = "stringArray")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (e.g., "type=local,dest=path/to/dir")
+    #[arg(long = "cache-to", value_name = "stringArray")]
+    pub cache_to: Vec<String>,
     /// Additional build contexts (e.g., name=path, name=docker-image://ref)
     #[arg(long = "build-context", value_name = "stringArray")]
     pub build_contexts: Vec<String>,

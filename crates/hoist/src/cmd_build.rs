@@ -274,6 +274,16 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         self_exe: hoist.settings.self_exe.clone(),
         storage_driver: None,
         named_contexts: named_contexts(&a.build_contexts)?,
+        cache_from: a
+            .cache_from
+            .iter()
+            .map(|c| hoist_ops::build::CacheLocation::parse(c, false).map_err(|e| anyhow!(e)))
+            .collect::<Result<_>>()?,
+        cache_to: a
+            .cache_to
+            .iter()
+            .map(|c| hoist_ops::build::CacheLocation::parse(c, true).map_err(|e| anyhow!(e)))
+            .collect::<Result<_>>()?,
     };
     let request = BuildRequest {
         context,

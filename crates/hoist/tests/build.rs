@@ -785,3 +785,61 @@ fn named_build_contexts_feed_from_and_copy_from() {
         "ok\n"
     );
 }
+
+#[test]
+fn cache_exported_to_a_directory_is_hit_by_another_store() {
+    let Some(a) = setup("cache_exported_to_a_directory_is_hit_by_another_store") else {
+        return;
+    };
+    let Some(b) = setup("cache_exported_to_a_directory_is_hit_by_another_store") else {
+        return;
+    };
+    let files = [
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt\n",
+        ),
+        ("app.txt", "app\n"),
+    ];
+    let cache = a.path("cache");
+    let r = build(
+        &a,
+        &context(&a, "ctx", &files),
+        &[
+            "--cache-to",
+            &format!("type=local,dest={}", path_str(&cache)),
+            "-q",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(cache.join("hoist-build-cache.json").is_file());
+    let r = build(
+        &b,
+        &context(&b, "ctx", &files),
+        &[
+            "--cache-from",
+            &format!("type=local,src={}", path_str(&cache)),
+            "-t",
+            "from-cache:1",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches(" CACHED").count(),
+        3,
+        "FROM, COPY and RUN hit:\n{}",
+        r.stderr
+    );
+    assert_eq!(run_out(&b, &["from-cache:1", "cat", "/copy.txt"]), "app\n");
+    let r = build(
+        &b,
+        &context(&b, "ctx2", &files),
+        &["--cache-from", "type=registry,ref=x/y"],
+    );
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("not supported by hoist yet"),
+        "{}",
+        r.stderr
+    );
+}
