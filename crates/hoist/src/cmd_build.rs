@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
-use std::sync::Mutex;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hoist_ops::Hoist;
@@ -144,49 +143,6 @@ fn named_contexts(items: &[String]) -> Result<BTreeMap<String, NamedContext>> {
     Ok(map)
 }
 
-/// Draws BuildKit's plain progress: `#N name`, status and output lines, `#N DONE 0.1s`.
-struct PlainProgress {
-    out: Mutex<Box<dyn Write + Send>>,
-    started: Mutex<bool>,
-}
-
-impl PlainProgress {
-    fn draw(&self, event: BuildEvent) {
-        let mut out = self
-            .out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = match event {
-            BuildEvent::Started { vertex, name } => {
-                let mut started = self
-                    .started
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let gap = if *started { "\n" } else { "" };
-                *started = true;
-                writeln!(out, "{gap}#{vertex} {name}")
-            }
-            BuildEvent::Status { vertex, text } => writeln!(out, "#{vertex} {text}"),
-            BuildEvent::Output {
-                vertex,
-                elapsed,
-                line,
-            } => writeln!(out, "#{vertex} {elapsed:.3} {line}"),
-            BuildEvent::Cached { vertex } => writeln!(out, "#{vertex} CACHED"),
-            BuildEvent::Done { vertex, seconds } => writeln!(out, "#{vertex} DONE {seconds:.1}s"),
-            BuildEvent::Failed {
-                vertex,
-                seconds,
-                message,
-            } => writeln!(
-                out,
-                "#{vertex} ERROR: {message}\n#{vertex} DONE {seconds:.1}s"
-            ),
-        };
-        let _ = out.flush();
-    }
-}
-
 pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
     if a.platform.len() > 1 || a.platform.iter().any(|p| p.contains(',')) {
         bail!(
@@ -292,16 +248,13 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         options,
     };
     let quiet = a.quiet || a.progress == "quiet";
-    let progress = PlainProgress {
-        out: Mutex::new(Box::new(std::io::stderr())),
-        started: Mutex::new(false),
-    };
-    let draw = |event: BuildEvent| {
-        if !quiet {
-            progress.draw(event);
-        }
-    };
-    let outcome = hoist_ops::build::build(hoist, request, &draw)?;
+    let mode =
+        crate::build_progress::Mode::pick(&a.progress, a.quiet, std::io::stderr().is_terminal());
+    let progress = crate::build_progress::Progress::new(mode, Box::new(std::io::stderr()));
+    let draw = |event: BuildEvent| progress.event(event);
+    let built = hoist_ops::build::build(hoist, request, &draw);
+    progress.finish(built.is_ok());
+    let outcome = built?;
     match &output {
         hoist_ops::build::BuildOutput::Tar(None) => {
             if std::io::stdout().is_terminal() {

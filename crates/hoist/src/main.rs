@@ -7,6 +7,7 @@
     reason = "the binary is where output belongs"
 )]
 
+mod build_progress;
 mod cli;
 mod cmd_archive;
 mod cmd_auth;
