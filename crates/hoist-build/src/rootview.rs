@@ -21,22 +21,11 @@ fn tree_error(path: &str) -> impl FnOnce(tree::TreeError) -> BuildError + '_ {
 
 /// `path` made absolute against `base` and cleaned (no `.`, `..` stops at `/`), as Go's path.Clean.
 pub(crate) fn clean_abs(base: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_owned()
+    if path.starts_with('/') {
+        hoist_dockerfile::ignore::clean_path(path)
     } else {
-        format!("{base}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
+        hoist_dockerfile::ignore::clean_path(&format!("/{base}/{path}"))
     }
-    format!("/{}", parts.join("/"))
 }
 
 impl RootView {

@@ -13,4 +13,5 @@ pub mod parser;
 pub use ast::*;
 pub use expand::{ExpandError, Expanded, Expander};
 pub use ignore::{IgnoreError, IgnorePatterns};
+pub use parser::go::quote as go_quote;
 pub use parser::parse;

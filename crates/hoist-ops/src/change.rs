@@ -15,7 +15,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use hoist_dockerfile::{CommandLine, Expander, Healthcheck, KeyValue, parser::parse_nodes};
+use hoist_dockerfile::ignore::clean_path;
+use hoist_dockerfile::{
+    CommandLine, Expander, Healthcheck, KeyValue, go_quote, parser::parse_nodes,
+};
 use hoist_spec::ContainerConfig;
 use serde_json::{Map, Value};
 
@@ -345,31 +348,6 @@ fn normalize_workdir(current: &str, requested: &str) -> Result<String, String> {
     }
 }
 
-/// Go's `path.Clean` for rooted and relative paths.
-fn clean_path(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for component in path.split('/') {
-        match component {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|last| *last != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
-}
-
 /// `[ip:][hostPort:]containerPort[/proto]` to the exposed `port/proto` keys (moby's `parsePortSpec`).
 fn parse_port_spec(raw: &str) -> Result<Vec<String>, String> {
     let parts: Vec<&str> = raw.split(':').collect();
@@ -497,38 +475,6 @@ impl Env {
 
 // ---------------------------------------------------------------------------------------------------------
 // Go-compatible helpers for the values and messages moby produces.
-
-/// Go's `strconv.Quote`, for error messages.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
-                let code = u32::from(c);
-                if code < 0x80 {
-                    out.push_str(&format!("\\x{code:02x}"));
-                } else if code <= 0xffff {
-                    out.push_str(&format!("\\u{code:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{code:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// Go's `strconv.Atoi`.
 fn parse_go_atoi(s: &str) -> Result<i64, ()> {
