@@ -158,11 +158,8 @@ pub fn build(
         meta_args: BTreeMap::new(),
         target_platform,
         finished: HashMap::new(),
-        warnings: dockerfile
-            .warnings
-            .iter()
-            .map(|w| format!("{file}:{}: {}", w.span.line, w.message))
-            .collect(),
+        // The parser's warnings come back through `hoist_dockerfile::check`, which the caller runs.
+        warnings: Vec::new(),
         stage_label: String::new(),
         stage_steps: 0,
         step: 0,
@@ -602,11 +599,13 @@ impl<'a> Builder<'a> {
         for name in &expanded.unmatched {
             let declared = state.args.contains_key(name);
             if !declared {
-                self.warnings.push(format!(
-                    "{}:{}: UndefinedVar: Usage of undefined variable '${name}'",
-                    self.file(),
+                let warning = format!(
+                    "UndefinedVar: Usage of undefined variable '${name}' (line {})",
                     instruction.span.line
-                ));
+                );
+                if !self.warnings.contains(&warning) {
+                    self.warnings.push(warning);
+                }
             }
         }
         Ok(expanded.value)

@@ -6,6 +6,7 @@
 //! (line and column, 1-based) back.
 
 pub mod ast;
+pub mod check;
 pub mod expand;
 pub mod ignore;
 pub mod parser;

@@ -95,16 +95,92 @@ pub fn build(
             .as_deref()
             .and_then(|d| d.parse().ok());
     }
+    let mut warnings = Vec::new();
+    if let Ok(parsed) = hoist_dockerfile::parse(&text) {
+        // UndefinedVar comes from the build itself, which knows the base images' ENV.
+        let found: Vec<_> = lint(&context, &parsed, &text)
+            .into_iter()
+            .filter(|w| w.rule != "UndefinedVar")
+            .collect();
+        if hoist_dockerfile::check::errors_on_warnings(&parsed)
+            && let Some(message) = hoist_dockerfile::check::lint_error(&found)
+        {
+            return Err(OpsError::Lint(message));
+        }
+        warnings.extend(found.iter().map(ToString::to_string));
+    }
     let bases = StoreOrPull { hoist };
     let result = hoist_build::build(&hoist.store, &context, &text, &options, &bases, progress)?;
+    warnings.extend(result.warnings);
     for tag in &tags {
         hoist.store.set_tag(&tag.to_string(), &result.image)?;
     }
     Ok(BuildOutcome {
         image: result.record,
         tags,
-        warnings: result.warnings,
+        warnings,
     })
+}
+
+/// BuildKit's checks and hoist's advice over a Dockerfile in its context.
+fn lint(
+    context: &BuildContext,
+    parsed: &hoist_dockerfile::Dockerfile,
+    text: &str,
+) -> Vec<hoist_dockerfile::check::CheckWarning> {
+    let top_level_names = std::fs::read_dir(context.root())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| !context.is_excluded(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let facts = hoist_dockerfile::check::ContextFacts {
+        has_dockerignore: context.ignore_file().is_some(),
+        top_level_names,
+    };
+    let mut found = hoist_dockerfile::check::check(parsed, text, &facts);
+    found.extend(hoist_dockerfile::check::check_copy_ignored(
+        parsed,
+        text,
+        context.ignore_patterns(),
+    ));
+    found.sort_by_key(|w| w.span.line);
+    found
+}
+
+/// `build --check`: the Dockerfile's findings without building. A Dockerfile that does not parse is an
+/// error, as for a build.
+pub fn check(hoist: &Hoist, request: BuildRequest) -> Result<Vec<String>, OpsError> {
+    let scratch = hoist.settings.root.join("build");
+    std::fs::create_dir_all(&scratch).map_err(|error| OpsError::Input {
+        source_name: scratch.display().to_string(),
+        error,
+    })?;
+    let mut context = BuildContext::open(request.context, &scratch).map_err(BuildError::from)?;
+    let (name, text) = match &request.dockerfile {
+        DockerfileSource::Text(text) => ("Dockerfile".to_owned(), text.clone()),
+        DockerfileSource::Path(name) => {
+            let bytes = context.read_dockerfile(name).map_err(BuildError::from)?;
+            (name.clone(), String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    context.load_ignore(&name).map_err(BuildError::from)?;
+    let parsed = hoist_dockerfile::parse(&text).map_err(|d| {
+        OpsError::Build(BuildError::Parse {
+            file: display_name(&name),
+            line: d.span.line,
+            column: d.span.column,
+            message: d.message,
+            source_line: d.source_line,
+        })
+    })?;
+    Ok(lint(&context, &parsed, &text)
+        .iter()
+        .map(ToString::to_string)
+        .collect())
 }
 
 /// The Dockerfile's name as messages show it (its file name).

@@ -51,6 +51,9 @@ pub enum OpsError {
     Store(#[from] hoist_store::StoreError),
     #[error(transparent)]
     Build(#[from] hoist_build::BuildError),
+    /// A Dockerfile whose `# check=error=true` turns its check warnings into a failure.
+    #[error("failed to solve: {0}")]
+    Lint(String),
     /// Docker's wording for what a registry does not have (`manifest unknown`, no platform match).
     #[error("{0}")]
     NotFound(String),

@@ -883,6 +883,9 @@ pub(crate) struct BuildArgs {
     /// Shorthand for "--output=type=registry"
     #[arg(long)]
     pub push: bool,
+    /// Check the Dockerfile (BuildKit's checks and hoist's advice) without building
+    #[arg(long)]
+    pub check: bool,
     /// External cache sources (e.g., "type=local,src=path/to/dir")
     #[arg(long = "cache-from", value_name = "stringArray")]
     pub cache_from: Vec<String>,

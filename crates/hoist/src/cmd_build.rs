@@ -247,6 +247,28 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         tags: a.tags.clone(),
         options,
     };
+    if a.check {
+        let warnings = hoist_ops::build::check(hoist, request)?;
+        let mut out = std::io::stdout().lock();
+        if warnings.is_empty() {
+            writeln!(out, "Check complete, no warnings found.")?;
+            return Ok(0);
+        }
+        for warning in &warnings {
+            writeln!(out, "WARNING: {warning}")?;
+        }
+        let plural = if warnings.len() == 1 {
+            "warning has"
+        } else {
+            "warnings have"
+        };
+        writeln!(
+            out,
+            "\nCheck complete, {} {plural} been found!",
+            warnings.len()
+        )?;
+        return Ok(1);
+    }
     let quiet = a.quiet || a.progress == "quiet";
     let mode =
         crate::build_progress::Mode::pick(&a.progress, a.quiet, std::io::stderr().is_terminal());
@@ -278,8 +300,16 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         for tag in &outcome.tags {
             writeln!(err, "#0 naming to {tag} done")?;
         }
-        for warning in &outcome.warnings {
-            writeln!(err, "WARNING: {warning}")?;
+        if !outcome.warnings.is_empty() {
+            let count = outcome.warnings.len();
+            let noun = if count == 1 { "warning" } else { "warnings" };
+            writeln!(
+                err,
+                "\n {count} {noun} found (use --check for the list alone):"
+            )?;
+            for warning in &outcome.warnings {
+                writeln!(err, " - {warning}")?;
+            }
         }
     }
     if let Some(path) = &a.iidfile {

@@ -843,3 +843,80 @@ fn cache_exported_to_a_directory_is_hit_by_another_store() {
         r.stderr
     );
 }
+
+#[test]
+fn check_reports_buildkit_rules_and_advice_and_error_true_fails_the_build() {
+    let Some(h) = setup("check_reports_buildkit_rules_and_advice_and_error_true_fails_the_build")
+    else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox as Builder\nRUN echo one\nRUN echo two\nCMD echo hi\n",
+            ),
+            (
+                "Dockerfile.strict",
+                "# check=error=true\nFROM busybox:1 AS b\nCMD echo hi\n",
+            ),
+            (
+                "Dockerfile.clean",
+                "FROM busybox:1 AS b\nUSER 1000\nCMD [\"echo\", \"hi\"]\n",
+            ),
+        ],
+    );
+    let r = build(&h, &dir, &["--check"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    for expected in [
+        "WARNING: FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)",
+        "WARNING: StageNameCasing: Stage name 'Builder' should be lowercase (line 1)",
+        "WARNING: JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 4)",
+        "WARNING: ConsecutiveRunInstructions:",
+        "Check complete, ",
+    ] {
+        assert!(
+            r.stdout.contains(expected),
+            "missing {expected:?} in\n{}",
+            r.stdout
+        );
+    }
+    assert_eq!(
+        h.ok(&["images", "-q"]).lines().count(),
+        1,
+        "--check builds nothing"
+    );
+    let clean = h.run(&[
+        "build",
+        "--check",
+        "-f",
+        path_str(&dir.join("Dockerfile.clean")),
+        path_str(&dir),
+    ]);
+    assert_eq!(clean.status, 0, "{}", clean.stdout);
+    assert_eq!(clean.stdout, "Check complete, no warnings found.\n");
+    let built = build(&h, &dir, &["-t", "warned:1"]);
+    assert_eq!(built.status, 0, "{}", built.stderr);
+    assert!(built.stderr.contains("warnings found"), "{}", built.stderr);
+    assert!(
+        built.stderr.contains(" - FromAsCasing:"),
+        "{}",
+        built.stderr
+    );
+    let strict = h.run(&[
+        "build",
+        "-f",
+        path_str(&dir.join("Dockerfile.strict")),
+        path_str(&dir),
+    ]);
+    assert_eq!(strict.status, 1);
+    assert!(
+        strict
+            .stderr
+            .contains("lint violation found for rules: JSONArgsRecommended"),
+        "{}",
+        strict.stderr
+    );
+}
