@@ -160,6 +160,11 @@ impl Builder<'_> {
                 Some((view, key)) => {
                     let paths =
                         stage_matches(view, source).map_err(|e| self.step_error(instruction, e))?;
+                    if paths.is_empty() && has_wildcard(source) {
+                        // BuildKit allows a wildcard to match nothing.
+                        identity.push_str(&format!("stage {key} {source} (none)\n"));
+                        continue;
+                    }
                     if paths.is_empty() {
                         return Err(BuildError::SourceNotFound {
                             path: clean_abs("/", source),
@@ -176,6 +181,12 @@ impl Builder<'_> {
                 None => {
                     let paths = match source_context.resolve_sources(source) {
                         Ok(p) if !p.is_empty() => p,
+                        Ok(_) | Err(crate::context::ContextError::NotFound { .. })
+                            if has_wildcard(source) =>
+                        {
+                            identity.push_str(&format!("context {source} (none)\n"));
+                            continue;
+                        }
                         Err(e) if !matches!(e, crate::context::ContextError::NotFound { .. }) => {
                             return Err(e.into());
                         }
@@ -287,10 +298,14 @@ impl Builder<'_> {
                     resolved
                 } else {
                     let resolved = view.resolve(&target, false)?;
-                    writer.ensure_dir(&parent_of(&resolved), None)?;
+                    writer.ensure_dir(&parent_of(&resolved), owner)?;
                     resolved
                 };
                 writer.write_source(source, &target)?;
+            }
+            if sources.is_empty() {
+                // Wildcards that matched nothing still make the destination directory (BuildKit).
+                writer.ensure_dir(&view.resolve(&dest_abs, true)?, owner)?;
             }
             if let Some(epoch) = self.opts.source_date_epoch {
                 crate::layers::clamp_mtimes(&fs_dir, epoch)?;

@@ -503,6 +503,7 @@ impl<'a> Builder<'a> {
                 .cloned()
                 .ok_or_else(|| BuildError::NoTarget(base.to_owned()))?;
             state.args.clear();
+            state.arg_order.clear();
             state.cmd_set = false;
             state.base_layers = state.layers.len();
             vertex.done();
@@ -630,20 +631,30 @@ impl<'a> Builder<'a> {
                 return self.workdir(state, instruction, &path);
             }
             Command::Env(pairs) => {
-                let mut shown = Vec::new();
+                // Every value is expanded against the variables before this instruction, as BuildKit
+                // does: `ENV X=new Y=$X` gives Y the old X.
+                let mut expanded = Vec::new();
                 for pair in pairs {
                     let key = self.expand(state, &pair.key, instruction)?;
                     let value = self.expand(state, &pair.value, instruction)?;
+                    expanded.push((key, value));
+                }
+                let mut shown = Vec::new();
+                for (key, value) in expanded {
                     state.set_env(&key, &value);
                     shown.push(format!("{key}={value}"));
                 }
                 state.push_history(format!("ENV {}", shown.join(" ")), true);
             }
             Command::Label(pairs) => {
-                let mut shown = Vec::new();
+                let mut expanded = Vec::new();
                 for pair in pairs {
                     let key = self.expand(state, &pair.key, instruction)?;
                     let value = self.expand(state, &pair.value, instruction)?;
+                    expanded.push((key, value));
+                }
+                let mut shown = Vec::new();
+                for (key, value) in expanded {
                     shown.push(format!("{key}={value}"));
                     state
                         .config_mut()
@@ -670,7 +681,9 @@ impl<'a> Builder<'a> {
                             .insert(key, Value::Object(Default::default()));
                     }
                 }
-                let shown: Vec<String> = keys.iter().map(|k| format!("{k}:{{}}")).collect();
+                // Go prints the instruction's port map with sorted, unique keys.
+                let unique: std::collections::BTreeSet<&String> = keys.iter().collect();
+                let shown: Vec<String> = unique.iter().map(|k| format!("{k}:{{}}")).collect();
                 state.push_history(format!("EXPOSE map[{}]", shown.join(" ")), true);
             }
             Command::Volume(paths) => {
@@ -715,7 +728,7 @@ impl<'a> Builder<'a> {
                         Some(v) => format!("{}={v}", decl.name),
                         None => decl.name.clone(),
                     });
-                    state.args.insert(decl.name.clone(), value);
+                    state.declare_arg(&decl.name, value);
                 }
                 state.push_history(format!("ARG {}", shown.join(" ")), true);
             }
@@ -725,10 +738,13 @@ impl<'a> Builder<'a> {
                     .on_build
                     .get_or_insert_with(Vec::new)
                     .push(trigger.clone());
-                state.push_history(format!("ONBUILD {trigger}"), true);
+                // BuildKit writes no history entry for ONBUILD.
             }
             Command::Stopsignal(signal) => {
                 let signal = self.expand(state, signal, instruction)?;
+                if hoist_runtime::parse_signal(&signal).is_err() {
+                    return Err(self.step_error(instruction, format!("Invalid signal: {signal}")));
+                }
                 state.config_mut().stop_signal = Some(signal.clone());
                 state.push_history(format!("STOPSIGNAL {signal}"), true);
             }
@@ -738,14 +754,15 @@ impl<'a> Builder<'a> {
             }
             Command::Cmd(line) => {
                 let args = self.command_args(state, line);
-                state.config_mut().cmd = Some(args.clone());
+                // `CMD []` leaves no command, as BuildKit writes it (null).
+                state.config_mut().cmd = (!args.is_empty()).then(|| args.clone());
                 state.cmd_set = true;
                 state.config_mut().args_escaped = None;
                 state.push_history(format!("CMD [{}]", go_quote_list(&args)), true);
             }
             Command::Entrypoint(line) => {
                 let args = self.command_args(state, line);
-                state.config_mut().entrypoint = Some(args.clone());
+                state.config_mut().entrypoint = (!args.is_empty()).then(|| args.clone());
                 if !state.cmd_set {
                     state.config_mut().cmd = None;
                 }
@@ -753,16 +770,8 @@ impl<'a> Builder<'a> {
             }
             Command::Healthcheck(check) => {
                 let value = self.healthcheck(state, check);
+                let shown = healthcheck_history(&value);
                 state.config_mut().healthcheck = Some(value);
-                let shown = match check {
-                    Healthcheck::None => "HEALTHCHECK NONE".to_owned(),
-                    Healthcheck::Check { .. } => {
-                        format!(
-                            "HEALTHCHECK &{{{}}}",
-                            instruction.source.trim_start_matches("HEALTHCHECK ").trim()
-                        )
-                    }
-                };
                 state.push_history(shown, true);
             }
         }
@@ -927,6 +936,81 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// BuildKit's history text for HEALTHCHECK: Go's `%v` of the config struct, `&{["CMD" "x"] "5s" "2s"
+/// "1s" "0s" '\x04'}` (test, interval, timeout, start period, start interval, retries as a rune).
+fn healthcheck_history(value: &Value) -> String {
+    let test: Vec<String> = value["Test"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| hoist_dockerfile::go_quote(v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let duration = |key: &str| format!("\"{}\"", go_duration(value[key].as_i64().unwrap_or(0)));
+    let retries = value["Retries"].as_i64().unwrap_or(0);
+    format!(
+        "HEALTHCHECK &{{[{}] {} {} {} {} {}}}",
+        test.join(" "),
+        duration("Interval"),
+        duration("Timeout"),
+        duration("StartPeriod"),
+        duration("StartInterval"),
+        go_quote_rune(retries)
+    )
+}
+
+/// Go's `time.Duration.String`: `0s`, `1.5s`, `1m30s`, `2h0m0s`, `500ms`, `1.5µs`, `10ns`.
+fn go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    let negative = nanos < 0;
+    let n = nanos.unsigned_abs();
+    let trim = |whole: u64, frac: u64, digits: usize| {
+        let mut text = whole.to_string();
+        if frac > 0 {
+            let f = format!("{frac:0digits$}");
+            text.push('.');
+            text.push_str(f.trim_end_matches('0'));
+        }
+        text
+    };
+    let body = if n < 1_000 {
+        format!("{n}ns")
+    } else if n < 1_000_000 {
+        format!("{}µs", trim(n / 1_000, n % 1_000, 3))
+    } else if n < 1_000_000_000 {
+        format!("{}ms", trim(n / 1_000_000, n % 1_000_000, 6))
+    } else {
+        let secs = n / 1_000_000_000;
+        let frac = n % 1_000_000_000;
+        let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+        let seconds = format!("{}s", trim(s, frac, 9));
+        if h > 0 {
+            format!("{h}h{m}m{seconds}")
+        } else if m > 0 {
+            format!("{m}m{seconds}")
+        } else {
+            seconds
+        }
+    };
+    if negative { format!("-{body}") } else { body }
+}
+
+/// Go's `%q` of an integer printed as a rune: `'A'`, `'\x04'`, `'\x00'`.
+fn go_quote_rune(value: i64) -> String {
+    match u32::try_from(value).ok().and_then(char::from_u32) {
+        Some('\'') => "'\\''".to_owned(),
+        Some('\\') => "'\\\\'".to_owned(),
+        Some(c) if (' '..='~').contains(&c) => format!("'{c}'"),
+        Some(c) if u32::from(c) < 0x80 => format!("'\\x{:02x}'", u32::from(c)),
+        Some(c) if !c.is_control() => format!("'{c}'"),
+        Some(c) => format!("'\\u{:04x}'", u32::from(c)),
+        None => format!("'\\ufffd'"),
+    }
+}
+
 /// EXPOSE's port spec to ExposedPorts keys: `80` → `80/tcp`, ranges expanded.
 fn expose_keys(spec: &str) -> Result<Vec<String>, String> {
     let (ports, proto) = match spec.rsplit_once('/') {
@@ -966,6 +1050,25 @@ fn go_quote_list(args: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthcheck_history_is_gos_struct_print() {
+        let value = serde_json::json!({"Test": ["CMD", "test", "-f", "/tmp/ok"], "Interval": 5_000_000_000i64, "Timeout": 2_000_000_000i64, "StartPeriod": 1_000_000_000i64, "Retries": 4});
+        assert_eq!(
+            healthcheck_history(&value),
+            r#"HEALTHCHECK &{["CMD" "test" "-f" "/tmp/ok"] "5s" "2s" "1s" "0s" '\x04'}"#
+        );
+        let none = serde_json::json!({"Test": ["NONE"]});
+        assert_eq!(
+            healthcheck_history(&none),
+            r#"HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" '\x00'}"#
+        );
+        assert_eq!(go_duration(90_000_000_000), "1m30s");
+        assert_eq!(go_duration(1_500_000_000), "1.5s");
+        assert_eq!(go_duration(500_000_000), "500ms");
+        assert_eq!(go_duration(7_200_000_000_000), "2h0m0s");
+        assert_eq!(go_quote_rune(65), "'A'");
+    }
 
     #[test]
     fn expose_keys_follow_docker() {

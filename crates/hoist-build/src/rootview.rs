@@ -133,8 +133,9 @@ impl RootView {
                     .then(|| (f[2].parse::<u32>().ok(), f[3].parse::<u32>().ok()))
             })
         };
+        // A numeric user alone means that uid and the same gid, without a passwd lookup (Docker's rule).
         let (uid, primary) = if let Ok(uid) = user.parse::<u32>() {
-            (uid, find_user(user).and_then(|(_, g)| g).unwrap_or(0))
+            (uid, uid)
         } else {
             match find_user(user) {
                 Some((Some(uid), Some(gid))) => (uid, gid),

@@ -159,11 +159,16 @@ impl Builder<'_> {
             env.push(crate::state::DEFAULT_PATH.to_owned());
         }
         let mut args_shown = Vec::new();
-        for (name, value) in &state.args {
-            let Some(value) = value else { continue };
-            if state.env_value(name).is_none() {
+        // History lists every ARG declared in the stage, in order, unset ones as `NAME=` (BuildKit's
+        // `|N K=V` prefix); the command's environment gets those with a value.
+        for name in &state.arg_order {
+            if state.env_value(name).is_some() {
+                continue;
+            }
+            let value = state.args.get(name).cloned().flatten();
+            args_shown.push(format!("{name}={}", value.clone().unwrap_or_default()));
+            if let Some(value) = value {
                 env.push(format!("{name}={value}"));
-                args_shown.push(format!("{name}={value}"));
             }
         }
         for proxy in [

@@ -17,6 +17,8 @@ pub(crate) struct ImageState {
     pub(crate) platform: Platform,
     /// ARGs declared in this stage so far, with their values (None: declared without a value).
     pub(crate) args: BTreeMap<String, Option<String>>,
+    /// The same names in the order they were first declared (RUN's history lists them so).
+    pub(crate) arg_order: Vec<String>,
     /// Whether CMD was set by this stage (ENTRYPOINT then keeps it).
     pub(crate) cmd_set: bool,
     /// How many layers came from the base image (for `--squash`).
@@ -58,6 +60,7 @@ impl ImageState {
             layers: Vec::new(),
             platform: platform.clone(),
             args: BTreeMap::new(),
+            arg_order: Vec::new(),
             cmd_set: false,
             base_layers: 0,
             time: "1970-01-01T00:00:00Z".to_owned(),
@@ -93,9 +96,18 @@ impl ImageState {
             layers,
             platform,
             args: BTreeMap::new(),
+            arg_order: Vec::new(),
             cmd_set: false,
             base_layers,
         }
+    }
+
+    /// Declares (or re-declares) an ARG.
+    pub(crate) fn declare_arg(&mut self, name: &str, value: Option<String>) {
+        if !self.args.contains_key(name) {
+            self.arg_order.push(name.to_owned());
+        }
+        self.args.insert(name.to_owned(), value);
     }
 
     pub(crate) fn config(&self) -> &ContainerConfig {

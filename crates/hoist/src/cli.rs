@@ -198,16 +198,28 @@ pub(crate) struct ContainerFlags {
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
-    /// The image to run
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// The command and its arguments
+    /// The image to run, then the command and its arguments. One list, so that everything after the
+    /// image goes to the container as Docker does (`run IMG ls -l`: `-l` is not hoist's).
     #[arg(
-        value_name = "COMMAND",
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub image_and_command: Vec<String>,
+}
+
+impl ContainerFlags {
+    /// The image argument.
+    pub(crate) fn image(&self) -> &str {
+        self.image_and_command.first().map_or("", String::as_str)
+    }
+
+    /// The command and its arguments after the image.
+    pub(crate) fn command(&self) -> &[String] {
+        self.image_and_command.get(1..).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Args)]

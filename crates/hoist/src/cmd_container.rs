@@ -28,8 +28,8 @@ const RUN_ERROR: u8 = 125;
 
 fn create_options(flags: &ContainerFlags, attach: bool) -> CreateOptions {
     CreateOptions {
-        image: flags.image.clone(),
-        command: flags.command.clone(),
+        image: flags.image().to_owned(),
+        command: flags.command().to_vec(),
         name: flags.name.clone(),
         env: flags.env.clone(),
         env_files: flags.env_file.clone(),
@@ -76,12 +76,12 @@ fn create_pulling(hoist: &Hoist, flags: &ContainerFlags, attach: bool) -> Result
             disable_content_trust: true,
             platform: None,
             quiet: true,
-            name: flags.image.clone(),
+            name: flags.image().to_owned(),
         };
         // Quietly: the container's output owns stdout.
         match crate::cmd_transfer::pull_announcing(hoist, &args, false) {
             Ok(0) => {
-                eprintln!("Status: Downloaded image for {}", flags.image);
+                eprintln!("Status: Downloaded image for {}", flags.image());
                 Ok(())
             }
             Ok(_) => Err(RUN_ERROR),
@@ -107,9 +107,9 @@ fn create_pulling(hoist: &Hoist, flags: &ContainerFlags, attach: bool) -> Result
     match hoist_ops::container::create::create(hoist, &opts) {
         Ok(id) => Ok(id),
         Err(OpsError::NoSuchImage(_)) if flags.pull == "missing" => {
-            let shown = hoist_spec::Reference::parse_normalized(&flags.image)
+            let shown = hoist_spec::Reference::parse_normalized(flags.image())
                 .map(|r| r.with_default_tag().familiar())
-                .unwrap_or_else(|_| flags.image.clone());
+                .unwrap_or_else(|_| flags.image().to_owned());
             eprintln!("Unable to find image '{shown}' locally");
             pull(hoist)?;
             hoist_ops::container::create::create(hoist, &opts).map_err(|e| report_run_error(&e))
