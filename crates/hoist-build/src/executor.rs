@@ -1007,7 +1007,7 @@ fn go_quote_rune(value: i64) -> String {
         Some(c) if u32::from(c) < 0x80 => format!("'\\x{:02x}'", u32::from(c)),
         Some(c) if !c.is_control() => format!("'{c}'"),
         Some(c) => format!("'\\u{:04x}'", u32::from(c)),
-        None => format!("'\\ufffd'"),
+        None => "'\\ufffd'".to_owned(),
     }
 }
 
