@@ -97,11 +97,15 @@ impl Builder<'_> {
             vertex.cached();
             return Ok(());
         }
-        let id = format!("build-{}", random_id());
+        let id = format!("{}{}", hoist_store::BUILD_SNAPSHOT_PREFIX, random_id());
+        // Held for the whole step: GC (which takes the lock exclusively) never runs beside a RUN, so a
+        // build snapshot it finds is the leftover of an interrupted build and can go.
+        let step_guard = self.store.write_guard()?;
         let outcome = self.execute(state, instruction, &plan, &id, &vertex);
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let result = outcome.and_then(|upper| self.commit_run(state, &id, upper, &key, &name, now));
         let _ = self.store.remove_container_snapshot(&id);
+        drop(step_guard);
         match result {
             Ok(empty) => {
                 self.stamp(state, Some(now));

@@ -126,7 +126,9 @@ impl Store {
                 let entry = entry.map_err(io_error("list", &dir))?;
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
-                let temporary = name.starts_with(TEMP_PREFIX);
+                let temporary = name.starts_with(TEMP_PREFIX)
+                    || (dir == self.container_snapshots_dir()
+                        && name.starts_with(crate::snapshot::BUILD_SNAPSHOT_PREFIX));
                 // Container snapshots belong to their containers; only leftovers go here.
                 if !temporary && (is_top || !is_layers || keep.contains(name.as_ref())) {
                     continue;

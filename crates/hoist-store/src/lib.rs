@@ -48,7 +48,8 @@ pub use model::{
     LayerUsage, MissingBlob, RemovedBlob, RepoDigest, StoreCounts,
 };
 pub use snapshot::{
-    Change, ChangeKind, RootfsLayout, StorageDriver, UnknownStorageDriver, chain_ids,
+    BUILD_SNAPSHOT_PREFIX, Change, ChangeKind, RootfsLayout, StorageDriver, UnknownStorageDriver,
+    chain_ids,
 };
 
 use error::io_error;

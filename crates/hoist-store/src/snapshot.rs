@@ -37,6 +37,10 @@ use crate::model::{ImageRecord, LayerRecord};
 
 /// Prefix of directories being built (or removed); never a valid name of a finished snapshot.
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+/// Prefix of the container snapshots a build's RUN steps use. They live only while the step runs, under
+/// the store's shared lock, so GC removes any it finds (an interrupted build's).
+pub const BUILD_SNAPSHOT_PREFIX: &str = "build-";
 const SNAPSHOT_FILE: &str = "snapshot";
 
 /// How container root filesystems are made.

@@ -920,3 +920,57 @@ fn check_reports_buildkit_rules_and_advice_and_error_true_fails_the_build() {
         strict.stderr
     );
 }
+
+#[test]
+fn an_interrupted_build_tags_nothing_and_leaves_nothing_after_gc() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let Some(h) = setup("an_interrupted_build_tags_nothing_and_leaves_nothing_after_gc") else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[("Dockerfile", "FROM busybox\nRUN echo started; sleep 30\n")],
+    );
+    let mut child = h
+        .command()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "never:1",
+            path_str(&dir),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("start hoist build");
+    let stderr = child.stderr.take().expect("stderr");
+    for line in BufReader::new(stderr).lines() {
+        if line.expect("progress line").ends_with(" started") {
+            break;
+        }
+    }
+    // Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
+    let group = nix::unistd::Pid::from_raw(-i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let status = child.wait().expect("wait for hoist build");
+    assert!(!status.success());
+    assert_eq!(
+        h.run(&["images", "-q", "never:1"]).stdout,
+        "",
+        "no tag moved"
+    );
+    h.ok(&["system", "gc"]);
+    let leftovers: Vec<_> = std::fs::read_dir(h.root().join("snapshots/containers"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(
+        !mounts.contains(path_str(&h.root())),
+        "nothing stays mounted"
+    );
+}
