@@ -120,6 +120,7 @@ impl Builder<'_> {
             state.fs_key()
         );
         let mut matched: Vec<(String, MatchKind)> = Vec::new();
+        let mut git_sources: Vec<std::sync::Arc<crate::context::BuildContext>> = Vec::new();
         for source in &sources_raw {
             if let Some(name) = source.strip_prefix("<<") {
                 let heredoc = copy
@@ -141,20 +142,30 @@ impl Builder<'_> {
                 matched.push((name.to_owned(), MatchKind::Inline(content.into_bytes())));
                 continue;
             }
+            if is_add && crate::context::is_git_url(source) {
+                if copy.keep_git_dir {
+                    return Err(self.step_error(
+                        instruction,
+                        "ADD --keep-git-dir is not supported by hoist yet",
+                    ));
+                }
+                // Cloned now: the tree's checksum is the cache key (a moved branch misses).
+                let scratch = self.store.root().join("build");
+                let cloned = crate::context::BuildContext::open(
+                    crate::context::ContextSource::Git(source.clone()),
+                    &scratch,
+                )
+                .map_err(|e| self.step_error(instruction, e.to_string()))?;
+                let digest = cloned.checksum(".")?;
+                identity.push_str(&format!("git {source} {digest}\n"));
+                git_sources.push(std::sync::Arc::new(cloned));
+                matched.push((".".to_owned(), MatchKind::Git(git_sources.len() - 1)));
+                continue;
+            }
             if is_add && (source.starts_with("http://") || source.starts_with("https://")) {
                 identity.push_str(&format!("url {source} {:?}\n", copy.checksum));
                 matched.push((source.clone(), MatchKind::Url(copy.checksum.clone())));
                 continue;
-            }
-            if is_add
-                && (source.starts_with("git@")
-                    || source.ends_with(".git")
-                    || source.contains(".git#"))
-            {
-                return Err(self.step_error(
-                    instruction,
-                    format!("ADD of a git repository ({source}) is not supported by hoist yet"),
-                ));
             }
             match &from_view {
                 Some((view, key)) => {
@@ -254,6 +265,10 @@ impl Builder<'_> {
             };
             let mut sources = Vec::new();
             for (path, kind) in matched {
+                let source_context = match &kind {
+                    MatchKind::Git(index) => git_sources[*index].as_ref(),
+                    _ => source_context,
+                };
                 sources.push(self.load_source(
                     source_context,
                     &path,
@@ -431,6 +446,13 @@ impl Builder<'_> {
                     archive: None,
                 })
             }
+            MatchKind::Git(_) => Ok(Source {
+                base_name,
+                entries: source_context.walk_for_copy(path)?,
+                keep_owner: false,
+                inline: None,
+                archive: None,
+            }),
             MatchKind::Context { unpack } => {
                 let entries = source_context.walk_for_copy(path)?;
                 let archive = if unpack
@@ -578,6 +600,8 @@ enum MatchKind {
     },
     Stage,
     Inline(Vec<u8>),
+    /// ADD of a git repository: the index of its clone (its whole tree is the source).
+    Git(usize),
     /// ADD of a URL, with the `--checksum` it must match.
     Url(Option<String>),
 }

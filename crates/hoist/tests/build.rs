@@ -974,3 +974,123 @@ fn an_interrupted_build_tags_nothing_and_leaves_nothing_after_gc() {
         "nothing stays mounted"
     );
 }
+
+/// `git-daemon` serving `base` on 127.0.0.1, killed when dropped.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run git");
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A repository `repo.git` (branch main: `app/Dockerfile`, `app/hello.txt`, `README`) served by git-daemon.
+fn git_repository(h: &TestHoist) -> Option<GitDaemon> {
+    let exec_path = std::process::Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .ok()?;
+    let daemon_bin =
+        PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+    if !daemon_bin.is_file() {
+        return None;
+    }
+    let work = context(
+        h,
+        "repo-work",
+        &[
+            (
+                "app/Dockerfile",
+                "FROM busybox\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n",
+            ),
+            ("app/hello.txt", "hello from git\n"),
+            ("README", "readme\n"),
+        ],
+    );
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    let base = h.path("git-base");
+    std::fs::create_dir_all(&base).expect("git base");
+    git(
+        &base,
+        &["clone", "-q", "--bare", path_str(&work), "repo.git"],
+    );
+    let port = hoist_test_support::registry::free_port();
+    let child = std::process::Command::new(daemon_bin)
+        .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+        .arg(format!("--base-path={}", path_str(&base)))
+        .arg(format!("--port={port}"))
+        .arg(&base)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let daemon = GitDaemon { child, port };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git daemon did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(daemon)
+}
+
+#[test]
+fn git_url_contexts_and_add_of_a_repository() {
+    let Some(h) = setup("git_url_contexts_and_add_of_a_repository") else {
+        return;
+    };
+    let Some(daemon) = git_repository(&h) else {
+        skip(
+            "git_url_contexts_and_add_of_a_repository",
+            "git-daemon not installed",
+        );
+        return;
+    };
+    // The seeds' `docker build -t my-app:1.0.0 https://…/repo.git#branch:directory`.
+    let url = format!("git://127.0.0.1:{}/repo.git", daemon.port);
+    let r = h.run(&["build", "-t", "from-git:1", &format!("{url}#main:app")]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(run_out(&h, &["from-git:1"]), "hello from git\n");
+    let dir = context(
+        &h,
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD {url}#main /src/\n"),
+        )],
+    );
+    let r = build(&h, &dir, &["-t", "added:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        run_out(&h, &["added:1", "cat", "/src/README", "/src/app/hello.txt"]),
+        "readme\nhello from git\n"
+    );
+    let r = h.run(&["run", "--rm", "added:1", "test", "-e", "/src/.git"]);
+    assert_eq!(r.status, 1, "the .git directory is not kept");
+}
