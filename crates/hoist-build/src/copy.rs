@@ -29,6 +29,8 @@ struct Source {
     inline: Option<(Vec<u8>, u32)>,
     /// An archive ADD unpacks at the destination.
     archive: Option<PathBuf>,
+    /// `--parents`: the source's own path, kept below the destination.
+    parents: Option<String>,
 }
 
 impl Source {
@@ -79,10 +81,21 @@ impl Builder<'_> {
             Some(f) => Some(self.expand(state, f, instruction)?),
             None => None,
         };
-        if !copy.exclude.is_empty() || copy.parents {
+        let mut excludes = Vec::new();
+        for pattern in &copy.exclude {
+            excludes.push(self.expand(state, pattern, instruction)?);
+        }
+        let excluded = hoist_dockerfile::IgnorePatterns::parse(&excludes.join("\n"))
+            .map_err(|e| self.step_error(instruction, format!("invalid --exclude: {e}")))?;
+        if copy.parents
+            && copy
+                .sources
+                .iter()
+                .any(|s| s.contains("/./") || s.starts_with("./") && s[2..].contains("/./"))
+        {
             return Err(self.step_error(
                 instruction,
-                format!("{keyword} --exclude and --parents are not supported by hoist yet"),
+                format!("{keyword} --parents with a ./ pivot is not supported by hoist yet"),
             ));
         }
         let workdir = state.workdir();
@@ -116,8 +129,9 @@ impl Builder<'_> {
         };
 
         let mut identity = format!(
-            "{keyword}\nfs {}\ndest {dest_abs} {dest_says_dir}\nchown {chown:?}\nchmod {chmod:?}\n",
-            state.fs_key()
+            "{keyword}\nfs {}\ndest {dest_abs} {dest_says_dir}\nchown {chown:?}\nchmod {chmod:?}\nexclude {excludes:?}\nparents {}\n",
+            state.fs_key(),
+            copy.parents
         );
         let mut matched: Vec<(String, MatchKind)> = Vec::new();
         let mut git_sources: Vec<std::sync::Arc<crate::context::BuildContext>> = Vec::new();
@@ -269,18 +283,35 @@ impl Builder<'_> {
                     MatchKind::Git(index) => git_sources[*index].as_ref(),
                     _ => source_context,
                 };
-                sources.push(self.load_source(
+                let mut source = self.load_source(
                     source_context,
                     &path,
                     kind,
                     from_view.as_ref().map(|(v, _)| v),
                     instruction,
-                )?);
+                )?;
+                if !excluded.is_empty() {
+                    if source.entries.len() == 1 && excluded.matches(&source.base_name) {
+                        continue;
+                    }
+                    source.entries.retain(|(inner, _, _)| {
+                        inner.as_os_str().is_empty() || !excluded.matches(&inner.to_string_lossy())
+                    });
+                }
+                if copy.parents {
+                    source.parents = Some(
+                        path.trim_start_matches("./")
+                            .trim_start_matches('/')
+                            .to_owned(),
+                    );
+                }
+                sources.push(source);
             }
             let workspace = self.store.new_layer_workspace()?;
             let fs_dir = workspace.path().join("fs");
             fs::create_dir(&fs_dir).map_err(io_error("create directory", &fs_dir))?;
             let into_dir = dest_says_dir
+                || copy.parents
                 || several
                 || sources.iter().any(Source::is_dir)
                 || view
@@ -294,7 +325,10 @@ impl Builder<'_> {
                 epoch: self.opts.source_date_epoch,
             };
             for source in &sources {
-                let target = if into_dir && !source.is_dir() && source.archive.is_none() {
+                let target = if let Some(parents) = &source.parents {
+                    // --parents: the source's path below the destination.
+                    format!("{}/{parents}", dest_abs.trim_end_matches('/'))
+                } else if into_dir && !source.is_dir() && source.archive.is_none() {
                     format!("{}/{}", dest_abs.trim_end_matches('/'), source.base_name)
                 } else {
                     dest_abs.clone()
@@ -413,6 +447,7 @@ impl Builder<'_> {
                 keep_owner: false,
                 inline: Some((bytes, 0o644)),
                 archive: None,
+                parents: None,
             }),
             MatchKind::Url(checksum) => {
                 let bytes = download(path).map_err(|m| self.step_error(instruction, m))?;
@@ -444,6 +479,7 @@ impl Builder<'_> {
                     keep_owner: false,
                     inline: Some((bytes, 0o600)),
                     archive: None,
+                    parents: None,
                 })
             }
             MatchKind::Git(_) => Ok(Source {
@@ -452,6 +488,7 @@ impl Builder<'_> {
                 keep_owner: false,
                 inline: None,
                 archive: None,
+                parents: None,
             }),
             MatchKind::Context { unpack } => {
                 let entries = source_context.walk_for_copy(path)?;
@@ -470,6 +507,7 @@ impl Builder<'_> {
                     keep_owner: false,
                     inline: None,
                     archive,
+                    parents: None,
                 })
             }
             MatchKind::Stage => {
@@ -501,6 +539,7 @@ impl Builder<'_> {
                     keep_owner: true,
                     inline: None,
                     archive: None,
+                    parents: None,
                 })
             }
         }

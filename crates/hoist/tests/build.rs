@@ -1094,3 +1094,52 @@ fn git_url_contexts_and_add_of_a_repository() {
     let r = h.run(&["run", "--rm", "added:1", "test", "-e", "/src/.git"]);
     assert_eq!(r.status, 1, "the .git directory is not kept");
 }
+
+#[test]
+fn copy_exclude_and_parents() {
+    let Some(h) = setup("copy_exclude_and_parents") else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY --exclude=*.log --exclude=tmp app/ /app/\nCOPY --parents web/*/package.json /deps/\n",
+            ),
+            ("app/main.js", "main"),
+            ("app/debug.log", "noise"),
+            ("app/tmp/x", "x"),
+            ("app/lib/util.js", "util"),
+            ("web/a/package.json", "{\"a\":1}"),
+            ("web/b/package.json", "{\"b\":1}"),
+            ("web/b/index.js", "b"),
+        ],
+    );
+    let r = build(&h, &dir, &["-t", "ex:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let listing = run_out(&h, &["ex:1", "ls", "-R", "/app", "/deps"]);
+    let names: BTreeSet<&str> = listing.split_whitespace().collect();
+    assert!(
+        names.contains("main.js") && names.contains("util.js"),
+        "{listing}"
+    );
+    assert!(
+        !names.contains("debug.log") && !names.contains("tmp"),
+        "{listing}"
+    );
+    assert_eq!(
+        run_out(
+            &h,
+            &[
+                "ex:1",
+                "cat",
+                "/deps/web/a/package.json",
+                "/deps/web/b/package.json"
+            ]
+        ),
+        "{\"a\":1}{\"b\":1}"
+    );
+    assert!(!names.contains("index.js"), "{listing}");
+}
