@@ -40,6 +40,10 @@ enum PlannedMount {
         required: bool,
         env: Option<String>,
     },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+    },
     Bind {
         target: String,
         source: PathBuf,
@@ -297,17 +301,19 @@ impl Builder<'_> {
                         identity,
                     });
                 }
-                MountKind::Tmpfs | MountKind::Ssh => {
+                MountKind::Tmpfs => {
+                    let target = target.ok_or_else(|| {
+                        self.step_error(instruction, "mount type=tmpfs needs a target")
+                    })?;
+                    mounts.push(PlannedMount::Tmpfs {
+                        target,
+                        size: mount.size,
+                    });
+                }
+                MountKind::Ssh => {
                     return Err(self.step_error(
                         instruction,
-                        format!(
-                            "RUN --mount=type={} is not supported by hoist yet",
-                            if mount.kind == MountKind::Tmpfs {
-                                "tmpfs"
-                            } else {
-                                "ssh"
-                            }
-                        ),
+                        "RUN --mount=type=ssh is not supported by hoist yet (no --ssh agent forwarding)",
                     ));
                 }
             }
@@ -353,6 +359,9 @@ impl Builder<'_> {
                     target, id, env, ..
                 } => {
                     text.push_str(&format!("secret {id} {target} {env:?}\n"));
+                }
+                PlannedMount::Tmpfs { target, size } => {
+                    text.push_str(&format!("tmpfs {target} {size:?}\n"));
                 }
                 PlannedMount::Bind {
                     target, identity, ..
@@ -409,6 +418,7 @@ impl Builder<'_> {
             },
         ];
         let mut env = plan.env.clone();
+        let mut tmpfs = Vec::new();
         let mut stubs = vec!["/etc/resolv.conf".to_owned(), "/etc/hosts".to_owned()];
         for mount in &plan.mounts {
             match mount {
@@ -446,6 +456,13 @@ impl Builder<'_> {
                         source: file,
                         destination: target.clone(),
                         read_only: true,
+                    });
+                    stubs.push(target.clone());
+                }
+                PlannedMount::Tmpfs { target, size } => {
+                    tmpfs.push(hoist_runtime::TmpfsMount {
+                        destination: target.clone(),
+                        size: *size,
                     });
                     stubs.push(target.clone());
                 }
@@ -500,6 +517,7 @@ impl Builder<'_> {
             hostname: "buildkitsandbox".to_owned(),
             network: plan.network,
             mounts,
+            tmpfs,
             tty: false,
             memory_limit: None,
             cpu_quota: None,

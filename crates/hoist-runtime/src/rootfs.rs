@@ -351,6 +351,22 @@ pub(crate) fn set_up_root(spec: &ContainerSpec) -> Result<(), StartFailure> {
     for bind in &spec.mounts {
         bind_mount(root, bind)?;
     }
+    for tmpfs in &spec.tmpfs {
+        let target = resolve_in_root(root, &tmpfs.destination)?;
+        create_dir_all(&target)?;
+        let data = match tmpfs.size {
+            Some(size) => format!("mode=1777,size={size}"),
+            None => "mode=1777".to_owned(),
+        };
+        mount(
+            Some("tmpfs"),
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(data.as_str()),
+        )
+        .map_err(|errno| mount_failure("tmpfs", &target, errno))?;
+    }
     pivot_into(root)
 }
 

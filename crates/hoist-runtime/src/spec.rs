@@ -29,6 +29,9 @@ pub struct ContainerSpec {
     pub network: NetworkMode,
     /// Bind mounts, applied in order after /proc, /sys and /dev.
     pub mounts: Vec<BindMount>,
+    /// tmpfs mounts, applied after the bind mounts.
+    #[serde(default)]
+    pub tmpfs: Vec<TmpfsMount>,
     /// stdin is a pty slave: the process becomes a session leader with it as controlling terminal.
     pub tty: bool,
     /// Memory limit in bytes.
@@ -70,6 +73,15 @@ pub struct BindMount {
     /// Absolute path inside the container; created (as a file or directory, like the source) if missing.
     pub destination: String,
     pub read_only: bool,
+}
+
+/// A fresh tmpfs mounted in the container (`RUN --mount=type=tmpfs`, `--tmpfs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TmpfsMount {
+    /// Absolute path inside the container; created if missing.
+    pub destination: String,
+    /// Size limit in bytes (the kernel's default, half the RAM, when `None`).
+    pub size: Option<u64>,
 }
 
 /// CFS bandwidth: `quota_us` of CPU time per `period_us` (`--cpus 1.5` is 150000 per 100000).

@@ -92,6 +92,7 @@ impl Fixture {
             hostname: "box".into(),
             network: NetworkMode::Isolated,
             mounts: Vec::new(),
+            tmpfs: Vec::new(),
             tty: false,
             memory_limit: None,
             cpu_quota: None,

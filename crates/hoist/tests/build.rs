@@ -459,7 +459,8 @@ fn secrets_and_cache_mounts_never_land_in_a_layer() {
     };
     let dockerfile = "FROM busybox\n\
 RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /secret-length\n\
-RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /count\n";
+RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /count\n\
+RUN --mount=type=tmpfs,target=/scratch,size=1m echo t > /scratch/t && cat /scratch/t > /from-tmpfs\n";
     let dir = context(&h, "ctx", &[("Dockerfile", dockerfile)]);
     let secret = h.write("token.txt", b"hunter2");
     let src = format!("id=token,src={}", path_str(&secret));
@@ -485,6 +486,12 @@ RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log 
     assert_eq!(
         stub.status, 1,
         "the mount target was removed from the layer"
+    );
+    assert_eq!(run_out(&h, &["s:2", "cat", "/from-tmpfs"]), "t\n");
+    let scratch = h.run(&["run", "--rm", "s:2", "test", "-e", "/scratch"]);
+    assert_eq!(
+        scratch.status, 1,
+        "the tmpfs mount point is not in the layer"
     );
     let cache = h.run(&["run", "--rm", "s:2", "test", "-e", "/cache/log"]);
     assert_eq!(

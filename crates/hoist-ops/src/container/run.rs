@@ -277,6 +277,7 @@ fn runtime_spec(
             hoist_runtime::NetworkMode::Isolated
         },
         mounts,
+        tmpfs: Vec::new(),
         tty: matches!(setup.config.extra.get("Tty"), Some(Value::Bool(true))),
         memory_limit: u64::try_from(setup.host.memory).ok().filter(|m| *m > 0),
         cpu_quota,
