@@ -64,6 +64,33 @@ pub fn build(
     request: BuildRequest,
     progress: &(dyn Fn(BuildEvent) + Sync),
 ) -> Result<BuildOutcome, OpsError> {
+    let platform = request.options.platform.clone();
+    let mut outcomes = build_for(hoist, request, &[platform], progress, true)?;
+    outcomes
+        .pop()
+        .ok_or_else(|| OpsError::Interrupted("the build made no image".to_owned()))
+}
+
+/// Builds the same Dockerfile and context once per platform (`--platform a,b`); tags nothing, since a
+/// tag in the store names one image: the caller pushes an index.
+pub fn build_platforms(
+    hoist: &Hoist,
+    request: BuildRequest,
+    platforms: &[hoist_spec::Platform],
+    progress: &(dyn Fn(BuildEvent) + Sync),
+) -> Result<Vec<BuildOutcome>, OpsError> {
+    let platforms: Vec<Option<hoist_spec::Platform>> =
+        platforms.iter().cloned().map(Some).collect();
+    build_for(hoist, request, &platforms, progress, false)
+}
+
+fn build_for(
+    hoist: &Hoist,
+    request: BuildRequest,
+    platforms: &[Option<hoist_spec::Platform>],
+    progress: &(dyn Fn(BuildEvent) + Sync),
+    tag: bool,
+) -> Result<Vec<BuildOutcome>, OpsError> {
     let tags = parse_tags(&request.tags)?;
     let scratch = hoist.settings.root.join("build");
     std::fs::create_dir_all(&scratch).map_err(|error| OpsError::Input {
@@ -110,15 +137,87 @@ pub fn build(
         warnings.extend(found.iter().map(ToString::to_string));
     }
     let bases = StoreOrPull { hoist };
-    let result = hoist_build::build(&hoist.store, &context, &text, &options, &bases, progress)?;
-    warnings.extend(result.warnings);
-    for tag in &tags {
-        hoist.store.set_tag(&tag.to_string(), &result.image)?;
+    let mut outcomes = Vec::new();
+    for platform in platforms {
+        options.platform = platform.clone();
+        let result = hoist_build::build(&hoist.store, &context, &text, &options, &bases, progress)?;
+        let mut found = warnings.clone();
+        found.extend(result.warnings);
+        outcomes.push(BuildOutcome {
+            image: result.record,
+            tags: tags.clone(),
+            warnings: found,
+        });
     }
-    Ok(BuildOutcome {
-        image: result.record,
-        tags,
-        warnings,
+    if tag {
+        for outcome in &outcomes {
+            for name in &tags {
+                hoist.store.set_tag(&name.to_string(), &outcome.image.id)?;
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Pushes one image per platform by digest, then an OCI index listing them under each tag. Returns the
+/// index digest.
+pub fn push_index(
+    hoist: &Hoist,
+    outcomes: &[BuildOutcome],
+    platforms: &[hoist_spec::Platform],
+    events: &crate::push::PushEvents,
+) -> Result<hoist_spec::Digest, OpsError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| OpsError::Input {
+            source_name: "async runtime".to_owned(),
+            error,
+        })?;
+    let client = crate::registry::client(&hoist.settings)?;
+    let tags = outcomes.first().map(|o| o.tags.clone()).unwrap_or_default();
+    let mut last = None;
+    for tag in &tags {
+        let mut manifests = Vec::new();
+        for (outcome, platform) in outcomes.iter().zip(platforms) {
+            let pushed = runtime.block_on(crate::push::push_record(
+                hoist,
+                &client,
+                &outcome.image,
+                tag,
+                false,
+                &crate::push::PushOptionsCli::default(),
+                events,
+            ))?;
+            let mut entry = serde_json::json!({
+                "mediaType": hoist_spec::media_type::OCI_MANIFEST,
+                "digest": pushed.manifest_digest.to_string(),
+                "size": pushed.size,
+                "platform": {"architecture": platform.architecture, "os": platform.os},
+            });
+            if let Some(variant) = &platform.variant {
+                entry["platform"]["variant"] = serde_json::Value::from(variant.clone());
+            }
+            manifests.push(entry);
+        }
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": hoist_spec::media_type::OCI_INDEX,
+            "manifests": manifests,
+        });
+        let bytes = serde_json::to_vec(&index).map_err(|e| OpsError::BadManifest(e.to_string()))?;
+        let repository = client.repository_of(tag);
+        let reference =
+            hoist_registry_client::ManifestRef::Tag(tag.tag().unwrap_or("latest").to_owned());
+        let digest = runtime.block_on(repository.put_manifest(
+            &reference,
+            hoist_spec::media_type::OCI_INDEX,
+            &bytes,
+        ))?;
+        last = Some(digest);
+    }
+    last.ok_or_else(|| {
+        OpsError::InvalidReference("tag is needed when pushing to registry".to_owned())
     })
 }
 

@@ -178,6 +178,22 @@ async fn push_one(
     let record = store
         .image(&id)?
         .ok_or_else(|| OpsError::NoSuchImage(reference.familiar()))?;
+    push_record(hoist, client, &record, reference, true, options, events).await
+}
+
+/// Pushes one stored image to `reference`'s repository: its blobs, then its manifest under the tag
+/// (`by_tag`) or only by digest (an image a multi-platform index will list).
+pub async fn push_record(
+    hoist: &Hoist,
+    client: &RegistryClient,
+    record: &ImageRecord,
+    reference: &Reference,
+    by_tag: bool,
+    options: &PushOptionsCli,
+    events: &PushEvents,
+) -> Result<PushedImage, OpsError> {
+    let store = &hoist.store;
+    let id = record.id.clone();
     let manifest_bytes = store.read_blob(&record.manifest)?;
     let raw = RawManifest::parse(manifest_bytes, Some(&record.manifest_media_type))
         .map_err(|e| OpsError::BadManifest(e.to_string()))?;
@@ -288,8 +304,13 @@ async fn push_one(
     )
     .await?;
     let tag = reference.tag().unwrap_or("latest").to_owned();
+    let target = if by_tag {
+        ManifestRef::Tag(tag.clone())
+    } else {
+        ManifestRef::Digest(raw.digest.clone())
+    };
     let digest = repository
-        .put_manifest(&ManifestRef::Tag(tag.clone()), &raw.media_type, &raw.bytes)
+        .put_manifest(&target, &raw.media_type, &raw.bytes)
         .await?;
     if digest != raw.digest {
         return Err(OpsError::DigestMismatch {

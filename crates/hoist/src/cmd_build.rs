@@ -144,11 +144,6 @@ fn named_contexts(items: &[String]) -> Result<BTreeMap<String, NamedContext>> {
 }
 
 pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
-    if a.platform.len() > 1 || a.platform.iter().any(|p| p.contains(',')) {
-        bail!(
-            "multi-platform build is not supported by hoist yet: build each --platform separately"
-        );
-    }
     match a.progress.as_str() {
         "auto" | "plain" | "tty" | "quiet" | "rawjson" => {}
         other => {
@@ -172,12 +167,21 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
     if output == hoist_ops::build::BuildOutput::Push && a.tags.is_empty() {
         bail!("tag is needed when pushing to registry");
     }
-    let platform = a
+    // `--platform a,b` or repeated: one image per platform, pushed as an index.
+    let platforms = a
         .platform
-        .first()
-        .map(|p| hoist_spec::Platform::parse(p))
-        .transpose()
+        .iter()
+        .flat_map(|p| p.split(','))
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| hoist_spec::Platform::parse(p.trim()))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("invalid platform: {e}"))?;
+    if platforms.len() > 1 && output != hoist_ops::build::BuildOutput::Push {
+        bail!(
+            "a multi-platform build makes an index, which the image store cannot tag: add --push (or -o type=registry)"
+        );
+    }
+    let platform = platforms.first().cloned().filter(|_| platforms.len() == 1);
     let (context, stdin_dockerfile) = context_source(&a.context, a.file.as_deref())?;
     let dockerfile = match (stdin_dockerfile, a.file.as_deref()) {
         (Some(text), _) => text,
@@ -274,6 +278,25 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         crate::build_progress::Mode::pick(&a.progress, a.quiet, std::io::stderr().is_terminal());
     let progress = crate::build_progress::Progress::new(mode, Box::new(std::io::stderr()));
     let draw = |event: BuildEvent| progress.event(event);
+    if platforms.len() > 1 {
+        let built = hoist_ops::build::build_platforms(hoist, request, &platforms, &draw);
+        progress.finish(built.is_ok());
+        let outcomes = built?;
+        let events: hoist_ops::push::PushEvents = std::sync::Arc::new(|_| {});
+        let digest = hoist_ops::build::push_index(hoist, &outcomes, &platforms, &events)?;
+        let mut err = std::io::stderr().lock();
+        for tag in outcomes
+            .first()
+            .map(|o| o.tags.as_slice())
+            .unwrap_or_default()
+        {
+            writeln!(err, "#0 pushing manifest list for {tag}@{digest} done")?;
+        }
+        if quiet {
+            println!("{digest}");
+        }
+        return Ok(0);
+    }
     let built = hoist_ops::build::build(hoist, request, &draw);
     progress.finish(built.is_ok());
     let outcome = built?;

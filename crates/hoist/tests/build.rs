@@ -1150,3 +1150,78 @@ fn copy_exclude_and_parents() {
     );
     assert!(!names.contains("index.js"), "{listing}");
 }
+
+#[test]
+fn several_platforms_push_an_index() {
+    let Some(h) = setup("several_platforms_push_an_index") else {
+        return;
+    };
+    let rootfs = h.write(
+        "rootfs.tar",
+        &hoist_test_support::fixtures::layer("d etc 755\nf etc/os 644 any\n"),
+    );
+    h.ok(&[
+        "import",
+        "--platform",
+        "linux/arm64",
+        path_str(&rootfs),
+        "multibase:arm64",
+    ]);
+    h.ok(&[
+        "import",
+        "--platform",
+        "linux/amd64",
+        path_str(&rootfs),
+        "multibase:amd64",
+    ]);
+    let dir = context(
+        &h,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "ARG TARGETARCH\nFROM multibase:${TARGETARCH}\nARG TARGETPLATFORM\nCOPY app.txt /app/\nLABEL built.for=${TARGETPLATFORM}\n",
+            ),
+            ("app.txt", "app\n"),
+        ],
+    );
+    let r = build(
+        &h,
+        &dir,
+        &["--platform", "linux/amd64,linux/arm64", "-t", "multi:1"],
+    );
+    assert_eq!(r.status, 1, "an index needs --push");
+    let registry = hoist_test_support::registry::serve_hoist(&h, "registry", &[]);
+    let name = format!("{}/multi/app:1", registry.addr);
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            &name,
+            "--push",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pushing manifest list for"),
+        "{}",
+        r.stderr
+    );
+    let manifest = h.ok(&["manifest", "inspect", &name]);
+    let doc: Value = serde_json::from_str(&manifest).expect("manifest JSON");
+    let archs: Vec<&str> = doc["manifests"]
+        .as_array()
+        .expect("an index")
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(archs, vec!["amd64", "arm64"]);
+    let other = hoist();
+    other.ok(&["pull", "--platform", "linux/arm64", &name]);
+    let pulled = inspect(&other, &name);
+    assert_eq!(pulled["Architecture"], "arm64");
+    assert_eq!(pulled["Config"]["Labels"]["built.for"], "linux/arm64");
+}
