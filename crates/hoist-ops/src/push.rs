@@ -204,7 +204,7 @@ pub async fn push_record(
         )));
     };
     let repository = client.repository_of(reference);
-    let mount_from = mount_source(hoist, &record, reference);
+    let mount_from = mount_source(hoist, record, reference);
     // Held until the record names the gzip copies made below, so GC cannot take them first.
     let guard = store.write_guard()?;
     let layer_ids: Vec<String> = record
