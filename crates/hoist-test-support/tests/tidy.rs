@@ -166,8 +166,11 @@ fn dependencies_point_down_only() {
 }
 
 #[test]
-fn spec_does_no_io() {
-    for (path, text) in crate_sources("hoist-spec") {
+fn spec_and_dockerfile_do_no_io() {
+    let sources = crate_sources("hoist-spec")
+        .into_iter()
+        .chain(crate_sources("hoist-dockerfile"));
+    for (path, text) in sources {
         for forbidden in ["std::fs", "std::net", "std::process", "File::", "tokio"] {
             assert!(
                 !text.contains(forbidden),
