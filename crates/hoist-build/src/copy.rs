@@ -267,7 +267,9 @@ impl Builder<'_> {
             vertex.cached();
             return Ok(());
         }
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        // A COPY's result depends on content only, so it is dated like the state it applies to: a
+        // Dockerfile without RUN builds the same image ID in two fresh stores.
+        let now = state_nanos(state);
         let result = (|| {
             let view = self.root_view(state)?;
             let owner = match &chown {
@@ -322,7 +324,8 @@ impl Builder<'_> {
                 view: &view,
                 owner,
                 chmod,
-                epoch: self.opts.source_date_epoch,
+                epoch: Some(self.opts.source_date_epoch.unwrap_or(now / 1_000_000_000)),
+                made: std::cell::RefCell::new(Vec::new()),
             };
             for source in &sources {
                 let target = if let Some(parents) = &source.parents {
@@ -356,6 +359,7 @@ impl Builder<'_> {
                 // Wildcards that matched nothing still make the destination directory (BuildKit).
                 writer.ensure_dir(&view.resolve(&dest_abs, true)?, owner)?;
             }
+            writer.finish()?;
             if let Some(epoch) = self.opts.source_date_epoch {
                 crate::layers::clamp_mtimes(&fs_dir, epoch)?;
             }
@@ -592,9 +596,15 @@ impl Builder<'_> {
             view: &view,
             owner: None,
             chmod: None,
-            epoch: self.opts.source_date_epoch,
+            epoch: Some(
+                self.opts
+                    .source_date_epoch
+                    .unwrap_or(state_nanos(state) / 1_000_000_000),
+            ),
+            made: std::cell::RefCell::new(Vec::new()),
         };
         writer.ensure_dir(&resolved, owner)?;
+        writer.finish()?;
         if let Some(epoch) = self.opts.source_date_epoch {
             crate::layers::clamp_mtimes(&fs_dir, epoch)?;
         }
@@ -608,7 +618,7 @@ impl Builder<'_> {
         if self.driver == hoist_store::StorageDriver::Overlay2 {
             self.store.adopt_layer_snapshot(&fs_dir, &chain)?;
         }
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let now = state_nanos(state);
         self.store.put_build_cache(
             &guard,
             &BuildCacheRecord {
@@ -643,6 +653,14 @@ enum MatchKind {
     Git(usize),
     /// ADD of a URL, with the `--checksum` it must match.
     Url(Option<String>),
+}
+
+/// The state's time in Unix nanoseconds (its last step's, or its base image's creation).
+fn state_nanos(state: &ImageState) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&state.time)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(0)
 }
 
 fn parent_of(path: &str) -> String {
@@ -767,9 +785,20 @@ struct LayerWriter<'a> {
     owner: Option<(u32, u32)>,
     chmod: Option<u32>,
     epoch: Option<i64>,
+    /// Directories `ensure_dir` made, with the mtime each should keep once everything is written
+    /// (adding entries changes a directory's mtime; the layer must not depend on when it was built).
+    made: std::cell::RefCell<Vec<(PathBuf, i64, i64)>>,
 }
 
 impl LayerWriter<'_> {
+    /// Gives the directories `ensure_dir` made their intended mtimes, deepest first.
+    fn finish(&self) -> Result<(), BuildError> {
+        for (dir, secs, nsec) in self.made.borrow().iter().rev() {
+            set_mtime(dir, *secs, *nsec)?;
+        }
+        Ok(())
+    }
+
     fn host(&self, abs: &str) -> PathBuf {
         self.fs.join(abs.trim_start_matches('/'))
     }
@@ -789,13 +818,15 @@ impl LayerWriter<'_> {
             match self.view.entry(&current)? {
                 Some((_, meta)) if meta.is_dir() => {
                     set_attrs(&host, meta.mode() & 0o7777, meta.uid(), meta.gid())?;
-                    set_mtime(&host, meta.mtime(), meta.mtime_nsec())?;
+                    self.made
+                        .borrow_mut()
+                        .push((host.clone(), meta.mtime(), meta.mtime_nsec()));
                 }
                 _ => {
                     let (uid, gid) = new_owner.unwrap_or((0, 0));
                     set_attrs(&host, 0o755, uid, gid)?;
                     if let Some(epoch) = self.epoch {
-                        set_mtime(&host, epoch, 0)?;
+                        self.made.borrow_mut().push((host.clone(), epoch, 0));
                     }
                 }
             }

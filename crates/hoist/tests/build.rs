@@ -527,6 +527,32 @@ fn source_date_epoch_makes_builds_reproducible_across_stores() {
     assert_eq!(ia.stdout, ib.stdout, "same inputs, same image ID");
     let doc = inspect(&a, ia.stdout.trim());
     assert_eq!(doc["Created"], "2023-11-14T22:13:20Z");
+    // Without SOURCE_DATE_EPOCH a Dockerfile without RUN still gives the same ID in both stores.
+    let copy_only = [
+        (
+            "Dockerfile",
+            "FROM busybox\nWORKDIR /srv/app\nCOPY app.txt ./\nENV X=1\n",
+        ),
+        ("app.txt", "app\n"),
+    ];
+    let ca = context(&a, "copy-only", &copy_only);
+    let cb = context(&b, "copy-only", &copy_only);
+    let modified = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for dir in [&ca, &cb] {
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join("app.txt"))
+            .and_then(|f| f.set_modified(modified))
+            .expect("set mtime");
+    }
+    let first = build(&a, &ca, &["-q"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = build(&b, &cb, &["-q"]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    assert_eq!(
+        first.stdout, second.stdout,
+        "a COPY-only build is reproducible"
+    );
 }
 
 #[test]
