@@ -9,6 +9,15 @@ pub fn synthesize_manifest<'a>(
     config: &RawConfig,
     layers: impl Iterator<Item = &'a LayerRecord>,
 ) -> RawManifest {
+    synthesize_annotated_manifest(config, layers, Default::default())
+}
+
+/// [`synthesize_manifest`] with annotations (`build --annotation`).
+pub fn synthesize_annotated_manifest<'a>(
+    config: &RawConfig,
+    layers: impl Iterator<Item = &'a LayerRecord>,
+    annotations: std::collections::BTreeMap<String, String>,
+) -> RawManifest {
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(media_type::OCI_MANIFEST.to_owned()),
@@ -22,7 +31,7 @@ pub fn synthesize_manifest<'a>(
             .map(|l| Descriptor::new(l.media_type.clone(), l.blob.clone(), l.blob_size))
             .collect(),
         subject: None,
-        annotations: Default::default(),
+        annotations,
     };
     RawManifest::from_image(manifest, media_type::OCI_MANIFEST)
 }

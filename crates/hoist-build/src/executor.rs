@@ -899,7 +899,11 @@ impl<'a> Builder<'a> {
             .map_err(|e| BuildError::Layer(format!("cannot encode the image config: {e}")))?;
         let raw = RawConfig::parse(bytes)
             .map_err(|e| BuildError::Layer(format!("cannot encode the image config: {e}")))?;
-        let manifest = hoist_archive::record::synthesize_manifest(&raw, state.layers.iter());
+        let manifest = hoist_archive::record::synthesize_annotated_manifest(
+            &raw,
+            state.layers.iter(),
+            self.opts.annotations.clone(),
+        );
         vertex.status("exporting layers done");
         let guard = self.store.write_guard()?;
         self.store.put_blob(&raw.bytes)?;

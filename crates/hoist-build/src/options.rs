@@ -31,6 +31,10 @@ pub struct BuildOptions {
     pub add_hosts: Vec<String>,
     /// `--secret id=...,src=...|env=...`, resolved by the caller to their bytes.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `--shm-size`: /dev/shm of RUN steps, in bytes.
+    pub shm_size: Option<u64>,
+    /// `--annotation`: OCI annotations on the image manifest.
+    pub annotations: BTreeMap<String, String>,
     /// `--squash`: the final stage's new layers as one.
     pub squash: bool,
     /// SOURCE_DATE_EPOCH (environment or build arg): clamps timestamps for reproducible images.

@@ -518,6 +518,7 @@ impl Builder<'_> {
             network: plan.network,
             mounts,
             tmpfs,
+            shm_size: self.opts.shm_size,
             tty: false,
             memory_limit: None,
             cpu_quota: None,

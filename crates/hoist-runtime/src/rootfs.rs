@@ -233,7 +233,7 @@ fn bind_mount(root: &Path, bind: &BindMount) -> Result<(), StartFailure> {
 /// Host device nodes bind-mounted into the container's /dev (binding works where mknod is not allowed).
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-fn mount_dev(root: &Path) -> Result<(), StartFailure> {
+fn mount_dev(root: &Path, shm_size: Option<u64>) -> Result<(), StartFailure> {
     let dev = root.join("dev");
     create_dir_all(&dev)?;
     mount(
@@ -266,12 +266,13 @@ fn mount_dev(root: &Path) -> Result<(), StartFailure> {
     .map_err(|errno| mount_failure("devpts", &pts, errno))?;
     let shm = dev.join("shm");
     create_dir_all(&shm)?;
+    let shm_options = format!("mode=1777,size={}", shm_size.unwrap_or(64 << 20));
     mount(
         Some("shm"),
         &shm,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
+        Some(shm_options.as_str()),
     )
     .map_err(|errno| mount_failure("tmpfs", &shm, errno))?;
     let mqueue = dev.join("mqueue");
@@ -347,7 +348,7 @@ pub(crate) fn set_up_root(spec: &ContainerSpec) -> Result<(), StartFailure> {
         .map_err(|errno| mount_failure("bind of /sys", &sys, errno))?,
         (Err(errno), NetworkMode::Isolated) => return Err(mount_failure("sysfs", &sys, errno)),
     }
-    mount_dev(root)?;
+    mount_dev(root, spec.shm_size)?;
     for bind in &spec.mounts {
         bind_mount(root, bind)?;
     }

@@ -32,6 +32,9 @@ pub struct ContainerSpec {
     /// tmpfs mounts, applied after the bind mounts.
     #[serde(default)]
     pub tmpfs: Vec<TmpfsMount>,
+    /// Size of /dev/shm in bytes (64 MiB, Docker's default, when `None`).
+    #[serde(default)]
+    pub shm_size: Option<u64>,
     /// stdin is a pty slave: the process becomes a session leader with it as controlling terminal.
     pub tty: bool,
     /// Memory limit in bytes.

@@ -93,6 +93,7 @@ impl Fixture {
             network: NetworkMode::Isolated,
             mounts: Vec::new(),
             tmpfs: Vec::new(),
+            shm_size: None,
             tty: false,
             memory_limit: None,
             cpu_quota: None,

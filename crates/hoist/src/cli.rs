@@ -895,6 +895,18 @@ pub(crate) struct BuildArgs {
     /// Shorthand for "--output=type=registry"
     #[arg(long)]
     pub push: bool,
+    /// Add annotation to the image manifest (KEY=VALUE; "manifest:" prefix accepted)
+    #[arg(long = "annotation", value_name = "stringArray")]
+    pub annotations: Vec<String>,
+    /// Shared memory size for RUN (/dev/shm), e.g. 128m
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// SSH agent socket or keys to expose to the build (not supported by hoist yet)
+    #[arg(long = "ssh", value_name = "stringArray")]
+    pub ssh: Vec<String>,
+    /// Ulimit options (not supported by hoist yet)
+    #[arg(long = "ulimit", value_name = "ulimit")]
+    pub ulimit: Vec<String>,
     /// Check the Dockerfile (BuildKit's checks and hoist's advice) without building
     #[arg(long)]
     pub check: bool,

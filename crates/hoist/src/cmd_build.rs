@@ -144,6 +144,14 @@ fn named_contexts(items: &[String]) -> Result<BTreeMap<String, NamedContext>> {
 }
 
 pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
+    if !a.ssh.is_empty() {
+        bail!(
+            "--ssh is not supported by hoist yet: no SSH agent is forwarded to RUN (use --secret for keys)"
+        );
+    }
+    if !a.ulimit.is_empty() {
+        bail!("--ulimit is not supported by hoist yet");
+    }
     match a.progress.as_str() {
         "auto" | "plain" | "tty" | "quiet" | "rawjson" => {}
         other => {
@@ -229,6 +237,27 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         add_hosts: a.add_hosts.clone(),
         secrets: secrets(&a.secrets)?,
         squash: a.squash,
+        shm_size: a
+            .shm_size
+            .as_deref()
+            .map(|v| {
+                hoist_render::units::parse_ram_size(v)
+                    .ok()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| anyhow!("invalid --shm-size {v:?}"))
+            })
+            .transpose()?,
+        annotations: a
+            .annotations
+            .iter()
+            .map(|item| {
+                let item = item.strip_prefix("manifest:").unwrap_or(item);
+                item.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| anyhow!("invalid annotation {item:?}: expected KEY=VALUE"))
+            })
+            .collect::<Result<_>>()?,
         source_date_epoch,
         entitlements: a.allow.clone(),
         self_exe: hoist.settings.self_exe.clone(),

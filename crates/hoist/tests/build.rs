@@ -1251,3 +1251,56 @@ fn several_platforms_push_an_index() {
     assert_eq!(pulled["Architecture"], "arm64");
     assert_eq!(pulled["Config"]["Labels"]["built.for"], "linux/arm64");
 }
+
+#[test]
+fn annotations_shm_size_and_unsupported_flags() {
+    let Some(h) = setup("annotations_shm_size_and_unsupported_flags") else {
+        return;
+    };
+    let dir = context(
+        &h,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN cat /proc/mounts | grep /dev/shm > /shm.txt\n",
+        )],
+    );
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "--annotation",
+            "org.opencontainers.image.source=https://example.com/x",
+            "--shm-size",
+            "128m",
+            "-t",
+            "ann:1",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let shm = run_out(&h, &["ann:1", "cat", "/shm.txt"]);
+    assert!(shm.contains("size=131072k"), "{shm}");
+    let saved = h.path("ann.tar");
+    h.ok(&["save", "-o", path_str(&saved), "ann:1"]);
+    let mut archive = tar::Archive::new(std::fs::File::open(&saved).expect("saved"));
+    let mut annotated = false;
+    for entry in archive.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        let mut text = String::new();
+        if std::io::Read::read_to_string(&mut entry, &mut text).is_ok()
+            && text.contains("\"org.opencontainers.image.source\":\"https://example.com/x\"")
+        {
+            annotated = true;
+        }
+    }
+    assert!(annotated, "the manifest carries the annotation");
+    for flags in [["--ssh", "default"], ["--ulimit", "nofile=1024:1024"]] {
+        let r = build(&h, &dir, &flags);
+        assert_eq!(r.status, 1);
+        assert!(
+            r.stderr.contains("not supported by hoist yet"),
+            "{}",
+            r.stderr
+        );
+    }
+}
