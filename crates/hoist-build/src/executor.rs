@@ -33,7 +33,7 @@ pub(crate) struct Builder<'a> {
     pub(crate) progress: Progress<'a>,
     pub(crate) dockerfile: &'a Dockerfile,
     pub(crate) driver: StorageDriver,
-    vertices: AtomicUsize,
+    vertices: std::sync::Arc<AtomicUsize>,
     /// Global ARG values (meta args, build args and the automatic platform args), for FROM.
     pub(crate) meta_args: BTreeMap<String, String>,
     pub(crate) target_platform: Platform,
@@ -45,7 +45,7 @@ pub(crate) struct Builder<'a> {
     pub(crate) stage_steps: usize,
     pub(crate) step: usize,
     /// Cache keys of every step looked up, for `--cache-to`.
-    pub(crate) used_keys: std::sync::Mutex<Vec<Digest>>,
+    pub(crate) used_keys: std::sync::Arc<std::sync::Mutex<Vec<Digest>>>,
     /// `--build-context` directories, opened.
     pub(crate) named: BTreeMap<String, std::sync::Arc<BuildContext>>,
     /// Whether the "load build context" vertex was shown.
@@ -154,7 +154,7 @@ pub fn build(
         progress,
         dockerfile: &dockerfile,
         driver,
-        vertices: AtomicUsize::new(1),
+        vertices: std::sync::Arc::new(AtomicUsize::new(1)),
         meta_args: BTreeMap::new(),
         target_platform,
         finished: HashMap::new(),
@@ -164,7 +164,7 @@ pub fn build(
         stage_steps: 0,
         step: 0,
         context_loaded: false,
-        used_keys: std::sync::Mutex::new(Vec::new()),
+        used_keys: std::sync::Arc::default(),
         named: BTreeMap::new(),
         created: hoist_render_time(&created),
     };
@@ -193,10 +193,7 @@ pub fn build(
     builder.meta_args = builder.global_args()?;
     let target = builder.target_stage()?;
     let order = builder.stage_order(target)?;
-    for index in order {
-        let state = builder.build_stage(index)?;
-        builder.finished.insert(index, state);
-    }
+    builder.build_stages(&order)?;
     let state = builder
         .finished
         .remove(&target)
@@ -392,6 +389,105 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(order)
+    }
+
+    /// Builds `order` (dependencies first), stages whose dependencies are all built at the same time,
+    /// each on its own thread.
+    fn build_stages(&mut self, order: &[usize]) -> Result<(), BuildError> {
+        let mut deps = HashMap::new();
+        for &index in order {
+            deps.insert(index, self.dependencies(index)?);
+        }
+        let mut remaining: Vec<usize> = order.to_vec();
+        while !remaining.is_empty() {
+            let ready: Vec<usize> = remaining
+                .iter()
+                .copied()
+                .filter(|i| {
+                    deps[i]
+                        .iter()
+                        .all(|d| self.finished.contains_key(d) || !remaining.contains(d))
+                })
+                .collect();
+            remaining.retain(|i| !ready.contains(i));
+            if let [index] = ready.as_slice() {
+                let state = self.build_stage(*index)?;
+                self.finished.insert(*index, state);
+                continue;
+            }
+            let results: Vec<(usize, Result<ImageState, BuildError>, Vec<String>, bool)> =
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = ready
+                        .iter()
+                        .map(|&index| {
+                            let mut fork = self.fork();
+                            scope.spawn(move || {
+                                let state = fork.build_stage(index);
+                                (index, state, fork.warnings, fork.context_loaded)
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                (
+                                    usize::MAX,
+                                    Err(BuildError::Layer("a stage's thread panicked".to_owned())),
+                                    Vec::new(),
+                                    false,
+                                )
+                            })
+                        })
+                        .collect()
+                });
+            let mut first_error = None;
+            for (index, state, warnings, context_loaded) in results {
+                self.context_loaded |= context_loaded;
+                for warning in warnings {
+                    if !self.warnings.contains(&warning) {
+                        self.warnings.push(warning);
+                    }
+                }
+                match state {
+                    Ok(state) => {
+                        self.finished.insert(index, state);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// A builder for one stage on another thread: the same build, its own step counters.
+    fn fork(&self) -> Builder<'a> {
+        Builder {
+            store: self.store,
+            context: self.context,
+            opts: self.opts,
+            bases: self.bases,
+            progress: self.progress,
+            dockerfile: self.dockerfile,
+            driver: self.driver,
+            vertices: self.vertices.clone(),
+            meta_args: self.meta_args.clone(),
+            target_platform: self.target_platform.clone(),
+            finished: self.finished.clone(),
+            warnings: Vec::new(),
+            stage_label: String::new(),
+            stage_steps: 0,
+            step: 0,
+            context_loaded: self.context_loaded,
+            used_keys: self.used_keys.clone(),
+            named: self.named.clone(),
+            created: self.created.clone(),
+        }
     }
 
     fn label_for(&self, index: usize) -> String {

@@ -18,7 +18,7 @@ use hoist_test_support::peers::skip;
 use serde_json::Value;
 
 const APPLETS: &[&str] = &[
-    "cat", "echo", "ls", "mkdir", "sh", "stat", "test", "touch", "true", "wc", "id", "env",
+    "cat", "echo", "ls", "mkdir", "sh", "stat", "test", "touch", "true", "wc", "id", "env", "sleep",
 ];
 
 /// busybox with its applets, `/etc/passwd` with a user `app` (1000:1000), `/tmp`.
@@ -1303,4 +1303,27 @@ fn annotations_shm_size_and_unsupported_flags() {
             r.stderr
         );
     }
+}
+
+#[test]
+fn independent_stages_build_at_the_same_time() {
+    let Some(h) = setup("independent_stages_build_at_the_same_time") else {
+        return;
+    };
+    // Each stage waits (10 s at most) for the other to have started, through a shared cache mount: built
+    // one after the other, the first would give up with exit code 7.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=rendezvous,target=/sync touch /sync/{me} && i=0 && \\\n    until test -e /sync/{other}; do sleep 0.1; i=$((i+1)); test $i -lt 100 || exit 7; done && echo {me} > /{me}.txt\n"
+        )
+    };
+    let dockerfile = format!(
+        "FROM busybox AS a\n{}\nFROM busybox AS b\n{}\nFROM busybox\nCOPY --from=a /a.txt /\nCOPY --from=b /b.txt /\n",
+        wait_for("a", "b"),
+        wait_for("b", "a")
+    );
+    let dir = context(&h, "ctx", &[("Dockerfile", &dockerfile)]);
+    let r = build(&h, &dir, &["-t", "par:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(run_out(&h, &["par:1", "cat", "/a.txt", "/b.txt"]), "a\nb\n");
 }
