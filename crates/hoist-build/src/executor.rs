@@ -21,6 +21,10 @@ use crate::options::{BaseImages, BuildEvent, BuildOptions, BuildResult};
 use crate::rootview::{RootView, clean_abs};
 use crate::state::ImageState;
 
+/// What a stage built on its own thread hands back: its index, its result, its warnings, and whether
+/// it showed the "load build context" vertex.
+type StageOutcome = (usize, Result<ImageState, BuildError>, Vec<String>, bool);
+
 /// Progress sink: the CLI draws these; an API streams them.
 pub type Progress<'a> = &'a (dyn Fn(BuildEvent) + Sync);
 
@@ -415,32 +419,31 @@ impl<'a> Builder<'a> {
                 self.finished.insert(*index, state);
                 continue;
             }
-            let results: Vec<(usize, Result<ImageState, BuildError>, Vec<String>, bool)> =
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = ready
-                        .iter()
-                        .map(|&index| {
-                            let mut fork = self.fork();
-                            scope.spawn(move || {
-                                let state = fork.build_stage(index);
-                                (index, state, fork.warnings, fork.context_loaded)
-                            })
+            let results: Vec<StageOutcome> = std::thread::scope(|scope| {
+                let handles: Vec<_> = ready
+                    .iter()
+                    .map(|&index| {
+                        let mut fork = self.fork();
+                        scope.spawn(move || {
+                            let state = fork.build_stage(index);
+                            (index, state, fork.warnings, fork.context_loaded)
                         })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join().unwrap_or_else(|_| {
-                                (
-                                    usize::MAX,
-                                    Err(BuildError::Layer("a stage's thread panicked".to_owned())),
-                                    Vec::new(),
-                                    false,
-                                )
-                            })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            (
+                                usize::MAX,
+                                Err(BuildError::Layer("a stage's thread panicked".to_owned())),
+                                Vec::new(),
+                                false,
+                            )
                         })
-                        .collect()
-                });
+                    })
+                    .collect()
+            });
             let mut first_error = None;
             for (index, state, warnings, context_loaded) in results {
                 self.context_loaded |= context_loaded;
