@@ -1327,3 +1327,47 @@ fn independent_stages_build_at_the_same_time() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(run_out(&h, &["par:1", "cat", "/a.txt", "/b.txt"]), "a\nb\n");
 }
+
+#[test]
+fn a_missing_base_image_is_pulled_through_the_registry_settings() {
+    let Some(h) = setup("a_missing_base_image_is_pulled_through_the_registry_settings") else {
+        return;
+    };
+    // docker.io reached at a registry on loopback: the seeds' `FROM node:18-alpine` pulls, offline.
+    let registry = hoist_test_support::registry::serve_hoist(&h, "registry", &[]);
+    h.ok(&[
+        "tag",
+        "busybox:latest",
+        &format!("{}/library/node:18-alpine", registry.addr),
+    ]);
+    h.ok(&["push", &format!("{}/library/node:18-alpine", registry.addr)]);
+    let fresh = hoist();
+    std::fs::write(
+        fresh.path("daemon.json"),
+        format!(
+            r#"{{"registry-endpoints": {{"docker.io": "http://{}"}}}}"#,
+            registry.addr
+        ),
+    )
+    .expect("daemon.json");
+    let dir = context(
+        &fresh,
+        "ctx",
+        &[("Dockerfile", "FROM node:18-alpine\nRUN echo pulled > /p\n")],
+    );
+    let r = build(&fresh, &dir, &["-t", "pulled:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("[internal] load metadata for docker.io/library/node:18-alpine"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(run_out(&fresh, &["pulled:1", "cat", "/p"]), "pulled\n");
+    assert!(
+        fresh.ok(&["images"]).contains("node"),
+        "the base stays in the store, as Docker keeps it"
+    );
+    let r = build(&fresh, &dir, &["--pull", "-q"]);
+    assert_eq!(r.status, 0, "--pull asks the registry again: {}", r.stderr);
+}
