@@ -87,17 +87,10 @@ impl Builder<'_> {
         }
         let excluded = hoist_dockerfile::IgnorePatterns::parse(&excludes.join("\n"))
             .map_err(|e| self.step_error(instruction, format!("invalid --exclude: {e}")))?;
-        if copy.parents
-            && copy
-                .sources
-                .iter()
-                .any(|s| s.contains("/./") || s.starts_with("./") && s[2..].contains("/./"))
-        {
-            return Err(self.step_error(
-                instruction,
-                format!("{keyword} --parents with a ./ pivot is not supported by hoist yet"),
-            ));
-        }
+        // --parents keeps each source's path below the destination, from its `/./` pivot if it has one
+        // (`COPY --parents ./src/./app/*.js /dst/` writes /dst/app/…).
+        let mut pivots: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
         let workdir = state.workdir();
         let dest_abs = clean_abs(&workdir, &dest_raw);
         let dest_says_dir = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
@@ -200,6 +193,9 @@ impl Builder<'_> {
                     }
                     for path in paths {
                         identity.push_str(&format!("stage {key} {path}\n"));
+                        if let Some(prefix) = pivot_prefix(source) {
+                            pivots.insert(path.clone(), prefix);
+                        }
                         matched.push((path, MatchKind::Stage));
                     }
                 }
@@ -230,6 +226,9 @@ impl Builder<'_> {
                             "context {} {path} {digest}\n",
                             from.as_deref().unwrap_or("")
                         ));
+                        if let Some(prefix) = pivot_prefix(source) {
+                            pivots.insert(path.clone(), prefix);
+                        }
                         matched.push((path, MatchKind::Context { unpack: is_add }));
                     }
                 }
@@ -301,11 +300,15 @@ impl Builder<'_> {
                     });
                 }
                 if copy.parents {
-                    source.parents = Some(
-                        path.trim_start_matches("./")
-                            .trim_start_matches('/')
-                            .to_owned(),
-                    );
+                    let relative = path.trim_start_matches("./").trim_start_matches('/');
+                    let kept = match pivots.get(&path) {
+                        Some(prefix) => relative
+                            .strip_prefix(prefix.as_str())
+                            .map(|rest| rest.trim_start_matches('/'))
+                            .unwrap_or(relative),
+                        None => relative,
+                    };
+                    source.parents = Some(kept.to_owned());
                 }
                 sources.push(source);
             }
@@ -661,6 +664,17 @@ fn state_nanos(state: &ImageState) -> i64 {
         .ok()
         .and_then(|t| t.timestamp_nanos_opt())
         .unwrap_or(0)
+}
+
+/// The part of a `--parents` source before its `/./` pivot, cleaned and relative (`./src/./app` → `src`).
+fn pivot_prefix(source: &str) -> Option<String> {
+    let (before, _) = source.split_once("/./")?;
+    let cleaned = hoist_dockerfile::ignore::clean_path(before.trim_start_matches('/'));
+    Some(if cleaned == "." {
+        String::new()
+    } else {
+        cleaned
+    })
 }
 
 fn parent_of(path: &str) -> String {

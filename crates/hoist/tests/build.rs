@@ -1139,7 +1139,7 @@ fn copy_exclude_and_parents() {
         &[
             (
                 "Dockerfile",
-                "FROM busybox\nCOPY --exclude=*.log --exclude=tmp app/ /app/\nCOPY --parents web/*/package.json /deps/\n",
+                "FROM busybox\nCOPY --exclude=*.log --exclude=tmp app/ /app/\nCOPY --parents web/*/package.json /deps/\nCOPY --parents ./web/./b/index.js /pivot/\n",
             ),
             ("app/main.js", "main"),
             ("app/debug.log", "noise"),
@@ -1175,6 +1175,7 @@ fn copy_exclude_and_parents() {
         "{\"a\":1}{\"b\":1}"
     );
     assert!(!names.contains("index.js"), "{listing}");
+    assert_eq!(run_out(&h, &["ex:1", "cat", "/pivot/b/index.js"]), "b");
 }
 
 #[test]
