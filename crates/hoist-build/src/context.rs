@@ -34,6 +34,8 @@ pub enum ContextSource {
     Tar(Box<dyn Read + Send>),
     /// A Git repository URL with Docker's `#ref:subdir` fragment.
     Git(String),
+    /// A git repository cloned with its `.git` directory kept (`ADD --keep-git-dir`).
+    GitKeepingDir(String),
     /// An HTTP(S) URL of a tar (or of a plain Dockerfile).
     Http(String),
     /// No context at all (the Dockerfile comes from elsewhere, e.g. `-f -`).
@@ -66,6 +68,7 @@ impl fmt::Debug for ContextSource {
                 .field(&format_args!("<reader>"))
                 .finish(),
             Self::Git(url) => f.debug_tuple("Git").field(url).finish(),
+            Self::GitKeepingDir(url) => f.debug_tuple("GitKeepingDir").field(url).finish(),
             Self::Http(url) => f.debug_tuple("Http").field(url).finish(),
             Self::Empty => f.write_str("Empty"),
         }
@@ -223,7 +226,14 @@ impl BuildContext {
             }
             ContextSource::Git(url) => {
                 let temp = temp_dir(scratch)?;
-                let root = source::clone_git(&url, temp.path())?;
+                let root = source::clone_git(&url, temp.path(), false)?;
+                let mut context = Self::with_temp(temp, url, None);
+                context.root = root;
+                Ok(context)
+            }
+            ContextSource::GitKeepingDir(url) => {
+                let temp = temp_dir(scratch)?;
+                let root = source::clone_git(&url, temp.path(), true)?;
                 let mut context = Self::with_temp(temp, url, None);
                 context.root = root;
                 Ok(context)

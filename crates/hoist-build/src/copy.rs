@@ -150,21 +150,17 @@ impl Builder<'_> {
                 continue;
             }
             if is_add && crate::context::is_git_url(source) {
-                if copy.keep_git_dir {
-                    return Err(self.step_error(
-                        instruction,
-                        "ADD --keep-git-dir is not supported by hoist yet",
-                    ));
-                }
                 // Cloned now: the tree's checksum is the cache key (a moved branch misses).
                 let scratch = self.store.root().join("build");
-                let cloned = crate::context::BuildContext::open(
-                    crate::context::ContextSource::Git(source.clone()),
-                    &scratch,
-                )
-                .map_err(|e| self.step_error(instruction, e.to_string()))?;
+                let remote = if copy.keep_git_dir {
+                    crate::context::ContextSource::GitKeepingDir(source.clone())
+                } else {
+                    crate::context::ContextSource::Git(source.clone())
+                };
+                let cloned = crate::context::BuildContext::open(remote, &scratch)
+                    .map_err(|e| self.step_error(instruction, e.to_string()))?;
                 let digest = cloned.checksum(".")?;
-                identity.push_str(&format!("git {source} {digest}\n"));
+                identity.push_str(&format!("git {source} {digest} {}\n", copy.keep_git_dir));
                 git_sources.push(std::sync::Arc::new(cloned));
                 matched.push((".".to_owned(), MatchKind::Git(git_sources.len() - 1)));
                 continue;

@@ -1126,6 +1126,18 @@ fn git_url_contexts_and_add_of_a_repository() {
     );
     let r = h.run(&["run", "--rm", "added:1", "test", "-e", "/src/.git"]);
     assert_eq!(r.status, 1, "the .git directory is not kept");
+    let keep = context(
+        &h,
+        "keep",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD --keep-git-dir {url}#main /src/\n"),
+        )],
+    );
+    let r = build(&h, &keep, &["-t", "kept:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let r = h.run(&["run", "--rm", "kept:1", "test", "-d", "/src/.git"]);
+    assert_eq!(r.status, 0, "--keep-git-dir keeps .git");
 }
 
 #[test]

@@ -195,7 +195,11 @@ fn status_text(code: u16) -> String {
 /// server will not hand out by name (an abbreviated commit) falls back to fetching every branch and tag
 /// and checking the ref out from them. The `.git` directory is removed afterwards (BuildKit does not keep
 /// it by default).
-pub(super) fn clone_git(url: &str, into: &Path) -> Result<PathBuf, ContextError> {
+pub(super) fn clone_git(
+    url: &str,
+    into: &Path,
+    keep_git_dir: bool,
+) -> Result<PathBuf, ContextError> {
     let remote = GitRemote::parse(url)?;
     let fail = |step: &str, output: String| ContextError::Git {
         url: url.to_owned(),
@@ -278,11 +282,13 @@ pub(super) fn clone_git(url: &str, into: &Path) -> Result<PathBuf, ContextError>
             })
             .map_err(|out| fail("error initializing submodules of", out))?;
     }
-    let git_dir = into.join(".git");
-    fs::remove_dir_all(&git_dir).map_err(|source| ContextError::Io {
-        path: git_dir,
-        source,
-    })?;
+    if !keep_git_dir {
+        let git_dir = into.join(".git");
+        fs::remove_dir_all(&git_dir).map_err(|source| ContextError::Io {
+            path: git_dir,
+            source,
+        })?;
+    }
     let Some(subdir) = remote.subdir else {
         return Ok(into.to_path_buf());
     };
