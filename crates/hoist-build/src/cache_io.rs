@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{BuildError, io_error};
 
-const RECORDS_FILE: &str = "hoist-build-cache.json";
+/// The records file inside an exported cache directory.
+pub const RECORDS_FILE: &str = "hoist-build-cache.json";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ExportedRecord {
@@ -42,12 +43,19 @@ struct ExportedRecord {
 pub enum CacheLocation {
     /// `type=local,dest=DIR` or `type=local,src=DIR`.
     Local(std::path::PathBuf),
+    /// `type=registry,ref=REF`: the same records and blobs as an OCI artifact in a registry. The
+    /// builder itself only reads and writes directories; the operations layer moves them.
+    Registry(String),
 }
 
 impl CacheLocation {
     /// Parses `type=local,dest=DIR` (export) or `type=local,src=DIR` (import); other types get an error
     /// naming what hoist supports.
     pub fn parse(spec: &str, export: bool) -> Result<Self, String> {
+        // buildx reads a bare value as a registry reference.
+        if !spec.contains('=') {
+            return Ok(Self::Registry(spec.to_owned()));
+        }
         let mut fields = BTreeMap::new();
         for field in spec.split(',') {
             let (key, value) = field.split_once('=').ok_or_else(|| {
@@ -78,12 +86,14 @@ impl CacheLocation {
                     .map(|p| Self::Local(p.into()))
                     .ok_or_else(|| format!("{spec:?}: type=local needs {path_key}="))
             }
+            Some("registry") => fields
+                .get("ref")
+                .map(|r| Self::Registry((*r).to_owned()))
+                .ok_or_else(|| format!("{spec:?}: type=registry needs ref=")),
             Some(other) => Err(format!(
-                "cache type {other:?} is not supported by hoist yet (type=local)"
+                "cache type {other:?} is not supported by hoist yet (type=local, type=registry)"
             )),
-            None => Err(format!(
-                "{spec:?}: only type=local,{path_key}=DIR caches are supported by hoist yet"
-            )),
+            None => Err(format!("{spec:?}: type= is required")),
         }
     }
 }

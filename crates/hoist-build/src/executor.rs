@@ -185,7 +185,10 @@ pub fn build(
         }
     }
     for location in &opts.cache_from {
-        let crate::cache_io::CacheLocation::Local(dir) = location;
+        // Registry caches were fetched into directories by the caller.
+        let crate::cache_io::CacheLocation::Local(dir) = location else {
+            continue;
+        };
         let vertex = builder.vertex(format!(
             "importing cache manifest from local:{}",
             dir.display()
@@ -1022,7 +1025,9 @@ impl<'a> Builder<'a> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         for location in &self.opts.cache_to {
-            let crate::cache_io::CacheLocation::Local(dir) = location;
+            let crate::cache_io::CacheLocation::Local(dir) = location else {
+                continue;
+            };
             let export = self.vertex(format!(
                 "exporting cache to client directory {}",
                 dir.display()

@@ -111,6 +111,35 @@ fn build_for(
     };
     context.load_ignore(&ignore_for).map_err(BuildError::from)?;
     let mut options = request.options;
+    // Registry caches travel as directories: fetched before the build, pushed after it.
+    let cache_dirs = tempfile::Builder::new()
+        .prefix(".tmp-cache-")
+        .tempdir_in(&scratch)
+        .map_err(|error| OpsError::Input {
+            source_name: scratch.display().to_string(),
+            error,
+        })?;
+    let mut cache_from = Vec::new();
+    for (index, location) in options.cache_from.iter().enumerate() {
+        match location {
+            CacheLocation::Registry(name) => {
+                let dir = cache_dirs.path().join(format!("from-{index}"));
+                if crate::build_cache::fetch(hoist, name, &dir)? {
+                    cache_from.push(CacheLocation::Local(dir));
+                }
+            }
+            local => cache_from.push(local.clone()),
+        }
+    }
+    options.cache_from = cache_from;
+    let mut pushes = Vec::new();
+    for (index, location) in options.cache_to.iter_mut().enumerate() {
+        if let CacheLocation::Registry(name) = location {
+            let dir = cache_dirs.path().join(format!("to-{index}"));
+            pushes.push((dir.clone(), name.clone()));
+            *location = CacheLocation::Local(dir);
+        }
+    }
     if options.dockerfile_name.is_empty() {
         options.dockerfile_name = display_name(&name);
     }
@@ -148,6 +177,9 @@ fn build_for(
             tags: tags.clone(),
             warnings: found,
         });
+    }
+    for (dir, name) in &pushes {
+        crate::build_cache::push(hoist, dir, name)?;
     }
     if tag {
         for outcome in &outcomes {

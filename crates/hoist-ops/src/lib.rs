@@ -4,6 +4,7 @@
 //! The CLI (and later the Engine API socket) are thin front ends over this crate; nothing here prints.
 
 pub mod build;
+pub mod build_cache;
 pub mod builder;
 pub mod change;
 pub mod container;

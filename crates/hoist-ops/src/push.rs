@@ -388,7 +388,7 @@ async fn compressed_for_push(
 }
 
 /// Sends one blob unless the registry has it; `id` is set for layers (which report progress).
-async fn push_blob(
+pub(crate) async fn push_blob(
     path: &std::path::Path,
     repository: &Repository,
     descriptor: &Descriptor,

@@ -864,10 +864,41 @@ fn cache_exported_to_a_directory_is_hit_by_another_store() {
         r.stderr
     );
     assert_eq!(run_out(&b, &["from-cache:1", "cat", "/copy.txt"]), "app\n");
+    // Through a registry: hoist's cache artifact pushed by one store, fetched by a third.
+    let registry = hoist_test_support::registry::serve_hoist(&a, "registry", &[]);
+    let cache_ref = format!("{}/cache/app:buildcache", registry.addr);
     let r = build(
-        &b,
-        &context(&b, "ctx2", &files),
-        &["--cache-from", "type=registry,ref=x/y"],
+        &a,
+        &context(&a, "ctx3", &files),
+        &[
+            "--cache-to",
+            &format!("type=registry,ref={cache_ref}"),
+            "-q",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let Some(c) = setup("cache_exported_to_a_directory_is_hit_by_another_store") else {
+        return;
+    };
+    let r = build(
+        &c,
+        &context(&c, "ctx", &files),
+        &["--cache-from", &cache_ref, "-t", "from-registry:1"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stderr.matches(" CACHED").count(), 3, "{}", r.stderr);
+    // A cache that does not exist yet is no error (a first build), an unknown type is.
+    let missing = format!("type=registry,ref={}/cache/none:1", registry.addr);
+    let r = build(
+        &c,
+        &context(&c, "ctx4", &files),
+        &["--cache-from", &missing, "-q"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let r = build(
+        &c,
+        &context(&c, "ctx5", &files),
+        &["--cache-from", "type=gha"],
     );
     assert_eq!(r.status, 1);
     assert!(
