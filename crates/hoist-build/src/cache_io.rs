@@ -46,6 +46,85 @@ pub enum CacheLocation {
     /// `type=registry,ref=REF`: the same records and blobs as an OCI artifact in a registry. The
     /// builder itself only reads and writes directories; the operations layer moves them.
     Registry(String),
+    /// `--cache-to type=inline`: the records of the image's own layers written into its config, so
+    /// `--cache-from IMAGE` reuses them once the image is pushed.
+    Inline,
+}
+
+/// The image config key inline cache records live under.
+pub const INLINE_KEY: &str = "hoist.buildcache.v1";
+
+/// The records of `keys` whose layers are among `diff_ids`, as inline cache JSON.
+pub fn inline_records(
+    store: &Store,
+    keys: &[Digest],
+    diff_ids: &[Digest],
+) -> Result<serde_json::Value, BuildError> {
+    let wanted: std::collections::HashSet<&Digest> = keys.iter().collect();
+    let layers: std::collections::HashSet<&Digest> = diff_ids.iter().collect();
+    let mut list = Vec::new();
+    for record in store.build_cache_records()? {
+        if !wanted.contains(&record.key) {
+            continue;
+        }
+        if record
+            .layer
+            .as_ref()
+            .is_some_and(|l| layers.contains(&l.diff_id))
+        {
+            list.push(exported(&record));
+        }
+    }
+    list.sort_by(|a, b| a.key.cmp(&b.key));
+    serde_json::to_value(&list)
+        .map_err(|e| BuildError::Layer(format!("cannot encode inline cache: {e}")))
+}
+
+/// Imports the inline cache records of a stored image (its config's [`INLINE_KEY`]), pointing at the
+/// image's own layers. Returns how many were imported.
+pub fn import_inline(store: &Store, image: &hoist_store::ImageRecord) -> Result<usize, BuildError> {
+    let config = store.read_blob(&image.id)?;
+    let doc: serde_json::Value = serde_json::from_slice(&config)
+        .map_err(|e| BuildError::Layer(format!("image {} has a bad config: {e}", image.id)))?;
+    let Some(entries) = doc.get(INLINE_KEY) else {
+        return Ok(0);
+    };
+    let records: Vec<ExportedRecord> = serde_json::from_value(entries.clone())
+        .map_err(|e| BuildError::Layer(format!("image {} has bad inline cache: {e}", image.id)))?;
+    let guard = store.write_guard()?;
+    let mut imported = 0;
+    for record in records {
+        let Some(diff_id) = record
+            .diff_id
+            .as_deref()
+            .and_then(|d| d.parse::<Digest>().ok())
+        else {
+            continue;
+        };
+        let Some(layer) = image.layers.iter().find(|l| l.diff_id == diff_id) else {
+            continue;
+        };
+        let Ok(key) = record.key.parse::<Digest>() else {
+            continue;
+        };
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        store.put_build_cache(
+            &guard,
+            &BuildCacheRecord {
+                key,
+                kind: record.kind.clone(),
+                description: record.description.clone(),
+                layer: Some(layer.clone()),
+                size: record.size,
+                chain: record.chain.as_deref().and_then(|c| c.parse().ok()),
+                created: record.created,
+                last_used: now,
+                usage_count: 0,
+            },
+        )?;
+        imported += 1;
+    }
+    Ok(imported)
 }
 
 impl CacheLocation {
@@ -86,6 +165,7 @@ impl CacheLocation {
                     .map(|p| Self::Local(p.into()))
                     .ok_or_else(|| format!("{spec:?}: type=local needs {path_key}="))
             }
+            Some("inline") if export => Ok(Self::Inline),
             Some("registry") => fields
                 .get("ref")
                 .map(|r| Self::Registry((*r).to_owned()))

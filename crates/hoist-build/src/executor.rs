@@ -996,6 +996,23 @@ impl<'a> Builder<'a> {
         {
             state.config_mut().on_build = None;
         }
+        if self
+            .opts
+            .cache_to
+            .contains(&crate::cache_io::CacheLocation::Inline)
+        {
+            let keys = self
+                .used_keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let records =
+                crate::cache_io::inline_records(self.store, &keys, &state.image.rootfs.diff_ids)?;
+            state
+                .image
+                .extra
+                .insert(crate::cache_io::INLINE_KEY.to_owned(), records);
+        }
         let image: &ImageConfig = &state.image;
         let bytes = serde_json::to_vec(image)
             .map_err(|e| BuildError::Layer(format!("cannot encode the image config: {e}")))?;

@@ -124,8 +124,23 @@ fn build_for(
         match location {
             CacheLocation::Registry(name) => {
                 let dir = cache_dirs.path().join(format!("from-{index}"));
-                if crate::build_cache::fetch(hoist, name, &dir)? {
-                    cache_from.push(CacheLocation::Local(dir));
+                match crate::build_cache::fetch(hoist, name, &dir)? {
+                    crate::build_cache::Fetched::Directory => {
+                        cache_from.push(CacheLocation::Local(dir));
+                    }
+                    // An image built with --cache-to type=inline carries its records in its config.
+                    crate::build_cache::Fetched::Image => {
+                        let reference = Reference::parse_normalized(name)
+                            .map_err(|e| OpsError::InvalidReference(e.to_string()))?
+                            .with_default_tag()
+                            .to_string();
+                        let platform = options.platform.clone().unwrap_or_else(Platform::host);
+                        let image = StoreOrPull { hoist }
+                            .resolve(&reference, &platform, true)
+                            .map_err(OpsError::NotFound)?;
+                        hoist_build::cache_io::import_inline(&hoist.store, &image)?;
+                    }
+                    crate::build_cache::Fetched::Missing => {}
                 }
             }
             local => cache_from.push(local.clone()),

@@ -98,30 +98,35 @@ pub fn push(hoist: &Hoist, dir: &Path, name: &str) -> Result<Digest, OpsError> {
     })
 }
 
-/// Fetches the cache artifact `name` into the directory `dir` (records and verified blobs). Returns
-/// false when the registry has no such reference, which a first build finds (BuildKit goes on too).
-pub fn fetch(hoist: &Hoist, name: &str, dir: &Path) -> Result<bool, OpsError> {
+/// What `--cache-from REF` found at the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// hoist's cache artifact, now in the directory.
+    Directory,
+    /// An image: its inline cache (if any) comes with a pull.
+    Image,
+    /// Nothing under that reference (a first build; BuildKit goes on too).
+    Missing,
+}
+
+/// Fetches the cache artifact `name` into the directory `dir` (records and verified blobs).
+pub fn fetch(hoist: &Hoist, name: &str, dir: &Path) -> Result<Fetched, OpsError> {
     let reference = reference_of(name)?;
     let client = crate::registry::client(&hoist.settings)?;
     let repository = client.repository_of(&reference);
     let runtime = runtime()?;
     runtime.block_on(async {
         let tag = ManifestRef::Tag(reference.tag().unwrap_or("latest").to_owned());
-        let manifest = match repository
-            .get_manifest(&tag, &[media_type::OCI_MANIFEST])
-            .await
-        {
+        let manifest = match repository.get_manifest(&tag, &[]).await {
             Ok(m) => m,
-            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) if e.is_not_found() => return Ok(Fetched::Missing),
             Err(e) => return Err(e.into()),
         };
         let doc: serde_json::Value = serde_json::from_slice(&manifest.bytes)
             .map_err(|e| OpsError::BadManifest(e.to_string()))?;
+        // An image (or an index of images): an inline cache comes with a pull.
         if doc["config"]["mediaType"] != CACHE_CONFIG_TYPE {
-            return Err(OpsError::BadManifest(format!(
-                "{name} is not a hoist build cache (its config is {})",
-                doc["config"]["mediaType"]
-            )));
+            return Ok(Fetched::Image);
         }
         let blobs_dir = dir.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs_dir).map_err(io(&blobs_dir))?;
@@ -158,6 +163,6 @@ pub fn fetch(hoist: &Hoist, name: &str, dir: &Path) -> Result<bool, OpsError> {
                 });
             }
         }
-        Ok(true)
+        Ok(Fetched::Directory)
     })
 }

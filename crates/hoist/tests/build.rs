@@ -887,6 +887,24 @@ fn cache_exported_to_a_directory_is_hit_by_another_store() {
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.stderr.matches(" CACHED").count(), 3, "{}", r.stderr);
+    // Inline: the records ride in the pushed image's config; --cache-from IMAGE pulls and uses them.
+    let image_ref = format!("{}/cache/inline:1", registry.addr);
+    let r = build(
+        &a,
+        &context(&a, "ctx6", &files),
+        &["--cache-to", "type=inline", "-t", &image_ref, "--push"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let Some(d) = setup("cache_exported_to_a_directory_is_hit_by_another_store") else {
+        return;
+    };
+    let r = build(
+        &d,
+        &context(&d, "ctx", &files),
+        &["--cache-from", &image_ref, "-t", "inline:1"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stderr.matches(" CACHED").count(), 3, "{}", r.stderr);
     // A cache that does not exist yet is no error (a first build), an unknown type is.
     let missing = format!("type=registry,ref={}/cache/none:1", registry.addr);
     let r = build(
