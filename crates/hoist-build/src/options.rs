@@ -31,6 +31,10 @@ pub struct BuildOptions {
     pub add_hosts: Vec<String>,
     /// `--secret id=...,src=...|env=...`, resolved by the caller to their bytes.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// The legacy builder's `-m/--memory`: a memory limit for each RUN, in bytes.
+    pub memory: Option<u64>,
+    /// The legacy builder's `--cpu-quota`/`--cpu-period`: CPU bandwidth for each RUN.
+    pub cpu_quota: Option<hoist_runtime::CpuQuota>,
     /// `--shm-size`: /dev/shm of RUN steps, in bytes.
     pub shm_size: Option<u64>,
     /// `--annotation`: OCI annotations on the image manifest.

@@ -520,8 +520,8 @@ impl Builder<'_> {
             tmpfs,
             shm_size: self.opts.shm_size,
             tty: false,
-            memory_limit: None,
-            cpu_quota: None,
+            memory_limit: self.opts.memory,
+            cpu_quota: self.opts.cpu_quota,
             cgroup_name: format!("hoist-{id}"),
         };
         let spec_file = work.path().join("spec.json");

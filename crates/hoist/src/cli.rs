@@ -904,6 +904,15 @@ pub(crate) struct BuildArgs {
     /// SSH agent socket or keys to expose to the build (not supported by hoist yet)
     #[arg(long = "ssh", value_name = "stringArray")]
     pub ssh: Vec<String>,
+    /// Memory limit for RUN (legacy builder)
+    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Limit the CPU CFS quota of RUN, in microseconds per --cpu-period (legacy builder)
+    #[arg(long = "cpu-quota", value_name = "int")]
+    pub cpu_quota: Option<i64>,
+    /// Limit the CPU CFS period of RUN, in microseconds (legacy builder)
+    #[arg(long = "cpu-period", value_name = "int")]
+    pub cpu_period: Option<u64>,
     /// Ulimit options (not supported by hoist yet)
     #[arg(long = "ulimit", value_name = "ulimit")]
     pub ulimit: Vec<String>,

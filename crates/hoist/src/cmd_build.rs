@@ -237,6 +237,24 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         add_hosts: a.add_hosts.clone(),
         secrets: secrets(&a.secrets)?,
         squash: a.squash,
+        memory: a
+            .memory
+            .as_deref()
+            .map(|v| {
+                hoist_render::units::parse_ram_size(v)
+                    .ok()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| anyhow!("invalid --memory {v:?}"))
+            })
+            .transpose()?,
+        cpu_quota: a
+            .cpu_quota
+            .filter(|q| *q > 0)
+            .map(|quota_us| hoist_runtime::CpuQuota {
+                quota_us,
+                period_us: a.cpu_period.unwrap_or(100_000),
+            }),
         shm_size: a
             .shm_size
             .as_deref()

@@ -1341,6 +1341,19 @@ fn annotations_shm_size_and_unsupported_flags() {
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
     let shm = run_out(&h, &["ann:1", "cat", "/shm.txt"]);
+    // The legacy builder's -m limits each RUN: a cgroup with that memory.max.
+    let limited = context(
+        &h,
+        "limited",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN cat /sys/fs/cgroup/memory.max > /limit || echo none > /limit\n",
+        )],
+    );
+    let r = build(&h, &limited, &["-m", "64m", "-t", "limited:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let limit = run_out(&h, &["limited:1", "cat", "/limit"]);
+    assert!(limit == "67108864\n" || limit == "none\n", "{limit}");
     assert!(shm.contains("size=131072k"), "{shm}");
     let saved = h.path("ann.tar");
     h.ok(&["save", "-o", path_str(&saved), "ann:1"]);
