@@ -64,6 +64,9 @@ pub enum NamedContext {
     Directory(PathBuf),
     /// `docker-image://REF`: the stage or source named so is that image.
     Image(String),
+    /// `oci-layout://DIR[:TAG]` (or `@sha256:...`): an image in an OCI layout directory. The operations
+    /// layer loads it into the store and hands the builder an [`NamedContext::Image`].
+    OciLayout(PathBuf, Option<String>),
 }
 
 /// What the build made.

@@ -155,6 +155,20 @@ fn build_for(
             *location = CacheLocation::Local(dir);
         }
     }
+    // oci-layout:// contexts: the image copied into the store under a temporary tag for this build.
+    let mut layout_tags = Vec::new();
+    for (name, named) in options.named_contexts.iter_mut() {
+        if let NamedContext::OciLayout(path, tag) = named {
+            let temp = format!(
+                "hoist-build-context/{}:{}",
+                name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+                &hoist_spec::Digest::of(path.to_string_lossy().as_bytes()).hex()[..12]
+            );
+            copy_into_store(hoist, path, tag.as_deref(), &temp)?;
+            layout_tags.push(temp.clone());
+            *named = NamedContext::Image(temp);
+        }
+    }
     if options.dockerfile_name.is_empty() {
         options.dockerfile_name = display_name(&name);
     }
@@ -192,6 +206,13 @@ fn build_for(
             tags: tags.clone(),
             warnings: found,
         });
+    }
+    for tag in &layout_tags {
+        let _ = hoist.store.remove_tag(
+            &Reference::parse_normalized(tag)
+                .map(|r| r.with_default_tag().to_string())
+                .unwrap_or_default(),
+        );
     }
     for (dir, name) in &pushes {
         crate::build_cache::push(hoist, dir, name)?;
@@ -266,6 +287,39 @@ pub fn push_index(
     last.ok_or_else(|| {
         OpsError::InvalidReference("tag is needed when pushing to registry".to_owned())
     })
+}
+
+/// Copies the image `tag` (a tag or digest; the only image when `None`) of the OCI layout at `path` into
+/// the store as `name`.
+fn copy_into_store(
+    hoist: &Hoist,
+    path: &std::path::Path,
+    tag: Option<&str>,
+    name: &str,
+) -> Result<(), OpsError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| OpsError::Input {
+            source_name: "async runtime".to_owned(),
+            error,
+        })?;
+    let client = crate::registry::client(&hoist.settings)?;
+    let source = crate::copy::Location::OciDir {
+        path: path.to_path_buf(),
+        name: tag.map(str::to_owned),
+    };
+    let destination = crate::copy::Location::Store(name.to_owned());
+    let events: crate::copy::CopyEvents = Arc::new(|_| {});
+    runtime.block_on(crate::copy::copy(
+        hoist,
+        &client,
+        &source,
+        &destination,
+        &crate::copy::CopyOptions::default(),
+        &events,
+    ))?;
+    Ok(())
 }
 
 /// BuildKit's checks and hoist's advice over a Dockerfile in its context.

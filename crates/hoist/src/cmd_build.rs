@@ -127,6 +127,16 @@ fn named_contexts(items: &[String]) -> Result<BTreeMap<String, NamedContext>> {
             .ok_or_else(|| anyhow!("invalid build context {item:?}: expected name=value"))?;
         let named = if let Some(image) = value.strip_prefix("docker-image://") {
             NamedContext::Image(image.to_owned())
+        } else if let Some(layout) = value.strip_prefix("oci-layout://") {
+            let (path, tag) = match layout.rsplit_once(':') {
+                Some((path, tag)) if !tag.contains('/') => (path, Some(tag.to_owned())),
+                _ => (layout, None),
+            };
+            let (path, tag) = match path.split_once('@') {
+                Some((path, digest)) => (path, Some(digest.to_owned())),
+                None => (path, tag),
+            };
+            NamedContext::OciLayout(std::fs::canonicalize(path)?, tag)
         } else if value.contains("://") || value.starts_with("git@") {
             bail!(
                 "build context {name}: {value:?} is not supported by hoist yet (a directory or docker-image://)"

@@ -817,6 +817,34 @@ fn named_build_contexts_feed_from_and_copy_from() {
         run_out(&h, &["named:1", "/tools/busybox", "echo", "ok"]),
         "ok\n"
     );
+    // oci-layout://DIR:TAG: an image in an OCI layout directory.
+    let layout = h.path("layout");
+    h.ok(&[
+        "copy",
+        "hoist:busybox:latest",
+        &format!("oci:{}:v1", path_str(&layout)),
+    ]);
+    let from_layout = context(
+        &h,
+        "from-layout",
+        &[("Dockerfile", "FROM base\nRUN echo layout > /l\n")],
+    );
+    let r = build(
+        &h,
+        &from_layout,
+        &[
+            "--build-context",
+            &format!("base=oci-layout://{}:v1", path_str(&layout)),
+            "-t",
+            "layout:1",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(run_out(&h, &["layout:1", "cat", "/l"]), "layout\n");
+    assert!(
+        !h.ok(&["images"]).contains("hoist-build-context"),
+        "the temporary tag is gone"
+    );
 }
 
 #[test]
