@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub memory: Option<u64>,
     /// The legacy builder's `--cpu-quota`/`--cpu-period`: CPU bandwidth for each RUN.
     pub cpu_quota: Option<hoist_runtime::CpuQuota>,
+    /// `--ulimit`: resource limits of RUN steps.
+    pub ulimits: Vec<hoist_runtime::Ulimit>,
     /// `--shm-size`: /dev/shm of RUN steps, in bytes.
     pub shm_size: Option<u64>,
     /// `--annotation`: OCI annotations on the image manifest.

@@ -519,6 +519,7 @@ impl Builder<'_> {
             mounts,
             tmpfs,
             shm_size: self.opts.shm_size,
+            ulimits: self.opts.ulimits.clone(),
             tty: false,
             memory_limit: self.opts.memory,
             cpu_quota: self.opts.cpu_quota,

@@ -362,6 +362,20 @@ fn try_set_up_and_exec(spec_path: &Path) -> Result<std::convert::Infallible, Sta
         rustix::process::ioctl_tiocsctty(std::io::stdin().as_fd())
             .map_err(|errno| StartFailure::setup("making stdin the controlling terminal", errno))?;
     }
+    for limit in &spec.ulimits {
+        let Some(resource) = crate::spec::resource(&limit.name) else {
+            continue;
+        };
+        let value = |v: i64| u64::try_from(v).ok();
+        rustix::process::setrlimit(
+            resource,
+            rustix::process::Rlimit {
+                current: value(limit.soft),
+                maximum: value(limit.hard),
+            },
+        )
+        .map_err(|errno| StartFailure::setup(format!("setting ulimit {}", limit.name), errno))?;
+    }
     let gids: Vec<Gid> = user
         .supplementary_gids
         .iter()

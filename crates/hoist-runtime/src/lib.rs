@@ -23,4 +23,4 @@ pub use init::{INIT_CHILD_SUBCOMMAND, INIT_SUBCOMMAND, init_main, is_init_subcom
 pub use launch::{
     ExitStatus, Pty, RunningContainer, Stdio3, open_pty, parse_signal, send_signal, start,
 };
-pub use spec::{BindMount, ContainerSpec, CpuQuota, NetworkMode, Rootfs, TmpfsMount};
+pub use spec::{BindMount, ContainerSpec, CpuQuota, NetworkMode, Rootfs, TmpfsMount, Ulimit};

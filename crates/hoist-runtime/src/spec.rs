@@ -35,6 +35,9 @@ pub struct ContainerSpec {
     /// Size of /dev/shm in bytes (64 MiB, Docker's default, when `None`).
     #[serde(default)]
     pub shm_size: Option<u64>,
+    /// Resource limits (`--ulimit`), set before the command runs.
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
     /// stdin is a pty slave: the process becomes a session leader with it as controlling terminal.
     pub tty: bool,
     /// Memory limit in bytes.
@@ -76,6 +79,71 @@ pub struct BindMount {
     /// Absolute path inside the container; created (as a file or directory, like the source) if missing.
     pub destination: String,
     pub read_only: bool,
+}
+
+/// One `--ulimit NAME=SOFT[:HARD]`: Docker's names (`nofile`, `nproc`, `core`, ...); -1 is unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+impl Ulimit {
+    /// Parses Docker's `NAME=SOFT[:HARD]`; an unknown name or a soft limit above the hard one is an
+    /// error in Docker's words.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (name, values) = text
+            .split_once('=')
+            .ok_or_else(|| format!("invalid ulimit argument: {text}"))?;
+        if resource(name).is_none() {
+            return Err(format!("invalid ulimit type: {name}"));
+        }
+        let number = |v: &str| {
+            v.parse::<i64>()
+                .map_err(|_| format!("invalid ulimit argument: {text}"))
+        };
+        let (soft, hard) = match values.split_once(':') {
+            Some((soft, hard)) => (number(soft)?, number(hard)?),
+            None => {
+                let value = number(values)?;
+                (value, value)
+            }
+        };
+        if hard >= 0 && (soft < 0 || soft > hard) {
+            return Err(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            ));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            soft,
+            hard,
+        })
+    }
+}
+
+/// The kernel resource behind a Docker ulimit name.
+pub(crate) fn resource(name: &str) -> Option<rustix::process::Resource> {
+    use rustix::process::Resource;
+    Some(match name {
+        "core" => Resource::Core,
+        "cpu" => Resource::Cpu,
+        "data" => Resource::Data,
+        "fsize" => Resource::Fsize,
+        "locks" => Resource::Locks,
+        "memlock" => Resource::Memlock,
+        "msgqueue" => Resource::Msgqueue,
+        "nice" => Resource::Nice,
+        "nofile" => Resource::Nofile,
+        "nproc" => Resource::Nproc,
+        "rss" => Resource::Rss,
+        "rtprio" => Resource::Rtprio,
+        "rttime" => Resource::Rttime,
+        "sigpending" => Resource::Sigpending,
+        "stack" => Resource::Stack,
+        _ => return None,
+    })
 }
 
 /// A fresh tmpfs mounted in the container (`RUN --mount=type=tmpfs`, `--tmpfs`).

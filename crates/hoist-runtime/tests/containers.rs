@@ -94,6 +94,7 @@ impl Fixture {
             mounts: Vec::new(),
             tmpfs: Vec::new(),
             shm_size: None,
+            ulimits: Vec::new(),
             tty: false,
             memory_limit: None,
             cpu_quota: None,

@@ -913,7 +913,7 @@ pub(crate) struct BuildArgs {
     /// Limit the CPU CFS period of RUN, in microseconds (legacy builder)
     #[arg(long = "cpu-period", value_name = "int")]
     pub cpu_period: Option<u64>,
-    /// Ulimit options (not supported by hoist yet)
+    /// Ulimit options for RUN (e.g. nofile=1024:2048)
     #[arg(long = "ulimit", value_name = "ulimit")]
     pub ulimit: Vec<String>,
     /// Check the Dockerfile (BuildKit's checks and hoist's advice) without building

@@ -159,9 +159,6 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
             "--ssh is not supported by hoist yet: no SSH agent is forwarded to RUN (use --secret for keys)"
         );
     }
-    if !a.ulimit.is_empty() {
-        bail!("--ulimit is not supported by hoist yet");
-    }
     match a.progress.as_str() {
         "auto" | "plain" | "tty" | "quiet" | "rawjson" => {}
         other => {
@@ -247,6 +244,11 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         add_hosts: a.add_hosts.clone(),
         secrets: secrets(&a.secrets)?,
         squash: a.squash,
+        ulimits: a
+            .ulimit
+            .iter()
+            .map(|u| hoist_runtime::Ulimit::parse(u).map_err(|e| anyhow!(e)))
+            .collect::<Result<_>>()?,
         memory: a
             .memory
             .as_deref()

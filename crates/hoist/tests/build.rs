@@ -1397,15 +1397,38 @@ fn annotations_shm_size_and_unsupported_flags() {
         }
     }
     assert!(annotated, "the manifest carries the annotation");
-    for flags in [["--ssh", "default"], ["--ulimit", "nofile=1024:1024"]] {
-        let r = build(&h, &dir, &flags);
-        assert_eq!(r.status, 1);
-        assert!(
-            r.stderr.contains("not supported by hoist yet"),
-            "{}",
-            r.stderr
-        );
-    }
+    let r = build(&h, &dir, &["--ssh", "default"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("not supported by hoist yet"),
+        "{}",
+        r.stderr
+    );
+    let ulimited = context(
+        &h,
+        "ulimited",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN sh -c 'ulimit -n > /soft; ulimit -Hn > /hard'\n",
+        )],
+    );
+    let r = build(
+        &h,
+        &ulimited,
+        &["--ulimit", "nofile=512:1024", "-t", "ulimited:1"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        run_out(&h, &["ulimited:1", "cat", "/soft", "/hard"]),
+        "512\n1024\n"
+    );
+    let r = build(&h, &ulimited, &["--ulimit", "nofiles=1"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("invalid ulimit type: nofiles"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
