@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub memory: Option<u64>,
     /// The legacy builder's `--cpu-quota`/`--cpu-period`: CPU bandwidth for each RUN.
     pub cpu_quota: Option<hoist_runtime::CpuQuota>,
+    /// The legacy builder's `--cpu-shares`: the relative CPU weight of RUN steps.
+    pub cpu_shares: Option<u64>,
     /// `--ulimit`: resource limits of RUN steps.
     pub ulimits: Vec<hoist_runtime::Ulimit>,
     /// `--shm-size`: /dev/shm of RUN steps, in bytes.

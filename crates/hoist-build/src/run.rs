@@ -520,6 +520,7 @@ impl Builder<'_> {
             tmpfs,
             shm_size: self.opts.shm_size,
             ulimits: self.opts.ulimits.clone(),
+            cpu_shares: self.opts.cpu_shares,
             tty: false,
             memory_limit: self.opts.memory,
             cpu_quota: self.opts.cpu_quota,

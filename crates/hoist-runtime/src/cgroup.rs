@@ -153,7 +153,7 @@ impl Cgroup {
         if spec.memory_limit.is_some() {
             needed.push("memory");
         }
-        if spec.cpu_quota.is_some() {
+        if spec.cpu_quota.is_some() || spec.cpu_shares.is_some() {
             needed.push("cpu");
         }
         let mut cgroup = Cgroup { dirs: Vec::new() };
@@ -202,6 +202,9 @@ impl Cgroup {
                                 &quota.period_us.to_string(),
                             )?;
                             write_file(&dir.join("cpu.cfs_quota_us"), &quota.quota_us.to_string())?;
+                        }
+                        if let Some(shares) = spec.cpu_shares {
+                            write_file(&dir.join("cpu.shares"), &shares.to_string())?;
                         }
                     }
                 }
@@ -257,6 +260,9 @@ impl Cgroup {
                 &format!("{} {}", quota.quota_us, quota.period_us),
             )?;
         }
+        if let Some(shares) = spec.cpu_shares {
+            write_file(&dir.join("cpu.weight"), &cpu_weight(shares).to_string())?;
+        }
         Ok(())
     }
 
@@ -297,9 +303,22 @@ impl Cgroup {
     }
 }
 
+/// cgroup v1 shares (2..=262144) to v2 weight (1..=10000), the conversion runc and systemd use.
+fn cpu_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_shares_map_to_weights_as_runc_does() {
+        assert_eq!(cpu_weight(1024), 39);
+        assert_eq!(cpu_weight(2), 1);
+        assert_eq!(cpu_weight(262_144), 10_000);
+    }
 
     const MOUNTINFO: &str = "\
 25 30 0:22 / /sys rw,nosuid - sysfs sysfs rw

@@ -35,6 +35,10 @@ pub struct ContainerSpec {
     /// Size of /dev/shm in bytes (64 MiB, Docker's default, when `None`).
     #[serde(default)]
     pub shm_size: Option<u64>,
+    /// CPU shares (`--cpu-shares`, relative weight; 1024 is the default), as cgroup v1's cpu.shares or
+    /// v2's cpu.weight.
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
     /// Resource limits (`--ulimit`), set before the command runs.
     #[serde(default)]
     pub ulimits: Vec<Ulimit>,

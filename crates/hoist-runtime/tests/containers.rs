@@ -95,6 +95,7 @@ impl Fixture {
             tmpfs: Vec::new(),
             shm_size: None,
             ulimits: Vec::new(),
+            cpu_shares: None,
             tty: false,
             memory_limit: None,
             cpu_quota: None,

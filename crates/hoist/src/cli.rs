@@ -913,6 +913,26 @@ pub(crate) struct BuildArgs {
     /// Limit the CPU CFS period of RUN, in microseconds (legacy builder)
     #[arg(long = "cpu-period", value_name = "int")]
     pub cpu_period: Option<u64>,
+    /// CPU shares (relative weight) for RUN (legacy builder)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
+    pub cpu_shares: Option<u64>,
+    /// Options the legacy builder has that hoist cannot honour yet (a clear error)
+    #[arg(long = "cpuset-cpus", value_name = "string", hide = true)]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems", value_name = "string", hide = true)]
+    pub cpuset_mems: Option<String>,
+    #[arg(long = "memory-swap", value_name = "bytes", hide = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long = "cgroup-parent", value_name = "string", hide = true)]
+    pub cgroup_parent: Option<String>,
+    #[arg(long = "security-opt", value_name = "strings", hide = true)]
+    pub security_opt: Vec<String>,
+    /// Container isolation technology (only "default" on Linux)
+    #[arg(long = "isolation", value_name = "string")]
+    pub isolation: Option<String>,
+    /// Compress the build context using gzip (nothing to send without a daemon: accepted)
+    #[arg(long)]
+    pub compress: bool,
     /// Ulimit options for RUN (e.g. nofile=1024:2048)
     #[arg(long = "ulimit", value_name = "ulimit")]
     pub ulimit: Vec<String>,

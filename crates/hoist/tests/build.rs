@@ -1422,6 +1422,26 @@ fn annotations_shm_size_and_unsupported_flags() {
         run_out(&h, &["ulimited:1", "cat", "/soft", "/hard"]),
         "512\n1024\n"
     );
+    let weighted = context(
+        &h,
+        "weighted",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN cat /sys/fs/cgroup/cpu.weight > /w || echo none > /w\n",
+        )],
+    );
+    let r = build(&h, &weighted, &["--cpu-shares", "512", "-t", "weighted:1"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let weight = run_out(&h, &["weighted:1", "cat", "/w"]);
+    assert!(weight == "20\n" || weight == "none\n", "{weight}");
+    for flags in [
+        ["--cpuset-cpus", "0"],
+        ["--security-opt", "seccomp=unconfined"],
+        ["--isolation", "hyperv"],
+    ] {
+        let r = build(&h, &weighted, &flags);
+        assert_eq!(r.status, 1, "{flags:?}");
+    }
     let r = build(&h, &ulimited, &["--ulimit", "nofiles=1"]);
     assert_eq!(r.status, 1);
     assert!(

@@ -280,6 +280,7 @@ fn runtime_spec(
         tmpfs: Vec::new(),
         shm_size: None,
         ulimits: Vec::new(),
+        cpu_shares: None,
         tty: matches!(setup.config.extra.get("Tty"), Some(Value::Bool(true))),
         memory_limit: u64::try_from(setup.host.memory).ok().filter(|m| *m > 0),
         cpu_quota,
