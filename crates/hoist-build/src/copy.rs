@@ -42,7 +42,7 @@ impl Source {
 }
 
 fn has_wildcard(text: &str) -> bool {
-    text.contains(['*', '?', '['])
+    hoist_dockerfile::ignore::contains_wildcards(text)
 }
 
 impl Builder<'_> {
@@ -703,7 +703,10 @@ fn stage_matches(view: &RootView, source: &str) -> Result<Vec<String>, String> {
         &view.lowers,
         Path::new(resolved.trim_start_matches('/')),
         |rel, _, _| {
-            if rel.components().count() == 1 && glob_match(pattern, &rel.to_string_lossy()) {
+            if rel.components().count() == 1
+                && hoist_dockerfile::ignore::filepath_match(pattern, &rel.to_string_lossy())
+                    .unwrap_or(false)
+            {
                 found.push(format!(
                     "{}/{}",
                     resolved.trim_end_matches('/'),
@@ -716,45 +719,6 @@ fn stage_matches(view: &RootView, source: &str) -> Result<Vec<String>, String> {
     .map_err(|e| e.to_string())?;
     found.sort();
     Ok(found)
-}
-
-/// Go's filepath.Match for one component: `*`, `?`, `[...]`, `\` escapes.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().position(|c| *c == ']') else {
-                    return false;
-                };
-                let Some(c) = n.first() else { return false };
-                let class = &p[1..close];
-                let (negate, class) = match class.first() {
-                    Some('^') | Some('!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= *c && *c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == *c;
-                        i += 1;
-                    }
-                }
-                hit != negate && go(&p[close + 1..], &n[1..])
-            }
-            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
 }
 
 fn is_archive(path: &Path) -> bool {
@@ -971,16 +935,6 @@ fn set_mtime(path: &Path, secs: i64, nsec: i64) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn glob_match_is_go_filepath_match() {
-        assert!(glob_match("package*.json", "package.json"));
-        assert!(glob_match("package*.json", "package-lock.json"));
-        assert!(!glob_match("package*.json", "package.yaml"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(glob_match("[a-c]x", "bx"));
-        assert!(!glob_match("[^a-c]x", "bx"));
-    }
 
     #[test]
     fn parent_of_paths() {
