@@ -359,34 +359,7 @@ impl Builder<'_> {
                 writer.ensure_dir(&view.resolve(&dest_abs, true)?, owner)?;
             }
             writer.finish()?;
-            if let Some(epoch) = self.opts.source_date_epoch {
-                crate::layers::clamp_mtimes(&fs_dir, epoch)?;
-            }
-            let pending = crate::layers::tar_tree(self.store, &fs_dir)?;
-            let layer = pending.record.clone();
-            let chain = state.chain_with(&layer);
-            let guard = self.store.write_guard()?;
-            pending
-                .pending
-                .commit(Some(&layer.blob), Some(layer.blob_size))?;
-            if self.driver == hoist_store::StorageDriver::Overlay2 {
-                self.store.adopt_layer_snapshot(&fs_dir, &chain)?;
-            }
-            self.store.put_build_cache(
-                &guard,
-                &BuildCacheRecord {
-                    key: key.clone(),
-                    kind: "regular".to_owned(),
-                    description: name.clone(),
-                    layer: Some(layer.clone()),
-                    size: layer.size,
-                    chain: Some(chain),
-                    created: now,
-                    last_used: now,
-                    usage_count: 1,
-                },
-            )?;
-            Ok::<_, BuildError>(layer)
+            self.commit_layer_dir(state, &fs_dir, &key, &name, now)
         })();
         match result {
             Ok(layer) => {
@@ -401,6 +374,46 @@ impl Builder<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// A filled layer directory (overlay format) becomes a stored layer, its snapshot, and the cache
+    /// record for `key`.
+    fn commit_layer_dir(
+        &self,
+        state: &ImageState,
+        fs_dir: &Path,
+        key: &hoist_spec::Digest,
+        description: &str,
+        created: i64,
+    ) -> Result<hoist_store::LayerRecord, BuildError> {
+        if let Some(epoch) = self.opts.source_date_epoch {
+            crate::layers::clamp_mtimes(fs_dir, epoch)?;
+        }
+        let pending = crate::layers::tar_tree(self.store, fs_dir)?;
+        let layer = pending.record.clone();
+        let chain = state.chain_with(&layer);
+        let guard = self.store.write_guard()?;
+        pending
+            .pending
+            .commit(Some(&layer.blob), Some(layer.blob_size))?;
+        if self.driver == hoist_store::StorageDriver::Overlay2 {
+            self.store.adopt_layer_snapshot(fs_dir, &chain)?;
+        }
+        self.store.put_build_cache(
+            &guard,
+            &BuildCacheRecord {
+                key: key.clone(),
+                kind: "regular".to_owned(),
+                description: description.to_owned(),
+                layer: Some(layer.clone()),
+                size: layer.size,
+                chain: Some(chain),
+                created,
+                last_used: created,
+                usage_count: 1,
+            },
+        )?;
+        Ok(layer)
     }
 
     /// An image named by `COPY --from=image` (not a stage), as a state.
@@ -604,35 +617,8 @@ impl Builder<'_> {
         };
         writer.ensure_dir(&resolved, owner)?;
         writer.finish()?;
-        if let Some(epoch) = self.opts.source_date_epoch {
-            crate::layers::clamp_mtimes(&fs_dir, epoch)?;
-        }
-        let pending = crate::layers::tar_tree(self.store, &fs_dir)?;
-        let layer = pending.record.clone();
-        let chain = state.chain_with(&layer);
-        let guard = self.store.write_guard()?;
-        pending
-            .pending
-            .commit(Some(&layer.blob), Some(layer.blob_size))?;
-        if self.driver == hoist_store::StorageDriver::Overlay2 {
-            self.store.adopt_layer_snapshot(&fs_dir, &chain)?;
-        }
         let now = state_nanos(state);
-        self.store.put_build_cache(
-            &guard,
-            &BuildCacheRecord {
-                key,
-                kind: "regular".into(),
-                description: name,
-                layer: Some(layer.clone()),
-                size: 0,
-                chain: Some(chain),
-                created: now,
-                last_used: now,
-                usage_count: 1,
-            },
-        )?;
-        drop(guard);
+        let layer = self.commit_layer_dir(state, &fs_dir, &key, &name, now)?;
         self.stamp(state, Some(now));
         state.push_layer(layer);
         state.push_history(format!("WORKDIR {path}"), false);

@@ -92,24 +92,7 @@ fn build_for(
     tag: bool,
 ) -> Result<Vec<BuildOutcome>, OpsError> {
     let tags = parse_tags(&request.tags)?;
-    let scratch = hoist.settings.root.join("build");
-    std::fs::create_dir_all(&scratch).map_err(|error| OpsError::Input {
-        source_name: scratch.display().to_string(),
-        error,
-    })?;
-    let mut context = BuildContext::open(request.context, &scratch).map_err(BuildError::from)?;
-    let (name, text) = match &request.dockerfile {
-        DockerfileSource::Text(text) => ("Dockerfile".to_owned(), text.clone()),
-        DockerfileSource::Path(name) => {
-            let bytes = context.read_dockerfile(name).map_err(BuildError::from)?;
-            (name.clone(), String::from_utf8_lossy(&bytes).into_owned())
-        }
-    };
-    let ignore_for = match &request.dockerfile {
-        DockerfileSource::Path(name) => name.clone(),
-        DockerfileSource::Text(_) => "Dockerfile".to_owned(),
-    };
-    context.load_ignore(&ignore_for).map_err(BuildError::from)?;
+    let (scratch, context, name, text) = open_context(hoist, request.context, &request.dockerfile)?;
     let mut options = request.options;
     // Registry caches travel as directories: fetched before the build, pushed after it.
     let cache_dirs = tempfile::Builder::new()
@@ -354,20 +337,7 @@ fn lint(
 /// `build --check`: the Dockerfile's findings without building. A Dockerfile that does not parse is an
 /// error, as for a build.
 pub fn check(hoist: &Hoist, request: BuildRequest) -> Result<Vec<String>, OpsError> {
-    let scratch = hoist.settings.root.join("build");
-    std::fs::create_dir_all(&scratch).map_err(|error| OpsError::Input {
-        source_name: scratch.display().to_string(),
-        error,
-    })?;
-    let mut context = BuildContext::open(request.context, &scratch).map_err(BuildError::from)?;
-    let (name, text) = match &request.dockerfile {
-        DockerfileSource::Text(text) => ("Dockerfile".to_owned(), text.clone()),
-        DockerfileSource::Path(name) => {
-            let bytes = context.read_dockerfile(name).map_err(BuildError::from)?;
-            (name.clone(), String::from_utf8_lossy(&bytes).into_owned())
-        }
-    };
-    context.load_ignore(&name).map_err(BuildError::from)?;
+    let (_, context, name, text) = open_context(hoist, request.context, &request.dockerfile)?;
     let parsed = hoist_dockerfile::parse(&text).map_err(|d| {
         OpsError::Build(BuildError::Parse {
             file: display_name(&name),
@@ -381,6 +351,30 @@ pub fn check(hoist: &Hoist, request: BuildRequest) -> Result<Vec<String>, OpsErr
         .iter()
         .map(ToString::to_string)
         .collect())
+}
+
+/// Opens the context under `<root>/build`, reads the Dockerfile and loads its `.dockerignore`. Returns
+/// the scratch directory, the context, the Dockerfile's name and its text.
+fn open_context(
+    hoist: &Hoist,
+    source: ContextSource,
+    dockerfile: &DockerfileSource,
+) -> Result<(PathBuf, BuildContext, String, String), OpsError> {
+    let scratch = hoist.settings.root.join("build");
+    std::fs::create_dir_all(&scratch).map_err(|error| OpsError::Input {
+        source_name: scratch.display().to_string(),
+        error,
+    })?;
+    let mut context = BuildContext::open(source, &scratch).map_err(BuildError::from)?;
+    let (name, text) = match dockerfile {
+        DockerfileSource::Text(text) => ("Dockerfile".to_owned(), text.clone()),
+        DockerfileSource::Path(name) => {
+            let bytes = context.read_dockerfile(name).map_err(BuildError::from)?;
+            (name.clone(), String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    context.load_ignore(&name).map_err(BuildError::from)?;
+    Ok((scratch, context, name, text))
 }
 
 /// The Dockerfile's name as messages show it (its file name).
