@@ -605,3 +605,118 @@ fn write_rootfs(
     })?;
     Ok(())
 }
+
+/// Writes the images of a multi-platform build as an OCI archive (`-o type=oci,dest=FILE`): every blob
+/// once, each image's manifest, and an index listing them with their platforms (and, for each tag, an
+/// index entry naming it). Returns the index digest. Written to a temporary file renamed into place.
+pub fn write_oci_index_archive(
+    hoist: &Hoist,
+    outcomes: &[BuildOutcome],
+    platforms: &[hoist_spec::Platform],
+    dest: &std::path::Path,
+) -> Result<hoist_spec::Digest, OpsError> {
+    let io = |error| OpsError::Input {
+        source_name: dest.display().to_string(),
+        error,
+    };
+    let mut manifests = Vec::new();
+    let mut blobs: Vec<hoist_spec::Digest> = Vec::new();
+    for (outcome, platform) in outcomes.iter().zip(platforms) {
+        let image = &outcome.image;
+        let manifest_bytes = hoist.store.read_blob(&image.manifest)?;
+        let mut entry = serde_json::json!({
+            "mediaType": image.manifest_media_type,
+            "digest": image.manifest.to_string(),
+            "size": manifest_bytes.len(),
+            "platform": {"architecture": platform.architecture, "os": platform.os},
+        });
+        if let Some(variant) = &platform.variant {
+            entry["platform"]["variant"] = serde_json::Value::from(variant.clone());
+        }
+        manifests.push(entry);
+        for digest in std::iter::once(&image.manifest)
+            .chain(std::iter::once(&image.id))
+            .chain(image.layers.iter().map(|l| &l.blob))
+        {
+            if !blobs.contains(digest) {
+                blobs.push(digest.clone());
+            }
+        }
+    }
+    let nested = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": hoist_spec::media_type::OCI_INDEX,
+        "manifests": manifests,
+    });
+    let nested_bytes =
+        serde_json::to_vec(&nested).map_err(|e| OpsError::BadManifest(e.to_string()))?;
+    let nested_digest = hoist_spec::Digest::of(&nested_bytes);
+    let tags = outcomes.first().map(|o| o.tags.clone()).unwrap_or_default();
+    let mut entries = Vec::new();
+    let entry = |name: Option<&Reference>| {
+        let mut e = serde_json::json!({
+            "mediaType": hoist_spec::media_type::OCI_INDEX,
+            "digest": nested_digest.to_string(),
+            "size": nested_bytes.len(),
+        });
+        if let Some(tag) = name {
+            e["annotations"] = serde_json::json!({
+                "io.containerd.image.name": tag.to_string(),
+                "org.opencontainers.image.ref.name": tag.tag().unwrap_or("latest"),
+            });
+        }
+        e
+    };
+    if tags.is_empty() {
+        entries.push(entry(None));
+    }
+    for tag in &tags {
+        entries.push(entry(Some(tag)));
+    }
+    let top = serde_json::json!({"schemaVersion": 2, "mediaType": hoist_spec::media_type::OCI_INDEX, "manifests": entries});
+    let top_bytes = serde_json::to_vec(&top).map_err(|e| OpsError::BadManifest(e.to_string()))?;
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(parent).map_err(io)?;
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(temp.as_file()));
+    let add_bytes = |tar: &mut tar::Builder<_>, path: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, bytes)
+    };
+    add_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
+    add_bytes(&mut tar, "index.json", &top_bytes).map_err(io)?;
+    add_bytes(
+        &mut tar,
+        &format!("blobs/sha256/{}", nested_digest.hex()),
+        &nested_bytes,
+    )
+    .map_err(io)?;
+    for digest in &blobs {
+        let path = hoist.store.blob_path(digest);
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(
+            &mut header,
+            format!("blobs/sha256/{}", digest.hex()),
+            &mut file,
+        )
+        .map_err(io)?;
+    }
+    tar.into_inner()
+        .map_err(io)?
+        .into_inner()
+        .map_err(|e| io(e.into_error()))?;
+    temp.persist(dest).map_err(|e| io(e.error))?;
+    Ok(nested_digest)
+}

@@ -207,9 +207,14 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         .map(|p| hoist_spec::Platform::parse(p.trim()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("invalid platform: {e}"))?;
-    if platforms.len() > 1 && output != hoist_ops::build::BuildOutput::Push {
+    if platforms.len() > 1
+        && !matches!(
+            output,
+            hoist_ops::build::BuildOutput::Push | hoist_ops::build::BuildOutput::OciArchive(_)
+        )
+    {
         bail!(
-            "a multi-platform build makes an index, which the image store cannot tag: add --push (or -o type=registry)"
+            "a multi-platform build makes an index, which the image store cannot tag: add --push (or -o type=registry, or -o type=oci,dest=FILE)"
         );
     }
     let platform = platforms.first().cloned().filter(|_| platforms.len() == 1);
@@ -358,16 +363,32 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         let built = hoist_ops::build::build_platforms(hoist, request, &platforms, &draw);
         progress.finish(built.is_ok());
         let outcomes = built?;
-        let events: hoist_ops::push::PushEvents = std::sync::Arc::new(|_| {});
-        let digest = hoist_ops::build::push_index(hoist, &outcomes, &platforms, &events)?;
         let mut err = std::io::stderr().lock();
-        for tag in outcomes
-            .first()
-            .map(|o| o.tags.as_slice())
-            .unwrap_or_default()
-        {
-            writeln!(err, "#0 pushing manifest list for {tag}@{digest} done")?;
-        }
+        let digest = if let hoist_ops::build::BuildOutput::OciArchive(dest) = &output {
+            let digest =
+                hoist_ops::build::write_oci_index_archive(hoist, &outcomes, &platforms, dest)?;
+            if !quiet {
+                writeln!(
+                    err,
+                    "#0 exporting manifest list {digest} to {} done",
+                    dest.display()
+                )?;
+            }
+            digest
+        } else {
+            let events: hoist_ops::push::PushEvents = std::sync::Arc::new(|_| {});
+            let digest = hoist_ops::build::push_index(hoist, &outcomes, &platforms, &events)?;
+            for tag in outcomes
+                .first()
+                .map(|o| o.tags.as_slice())
+                .unwrap_or_default()
+            {
+                if !quiet {
+                    writeln!(err, "#0 pushing manifest list for {tag}@{digest} done")?;
+                }
+            }
+            digest
+        };
         if quiet {
             println!("{digest}");
         }

@@ -1315,6 +1315,57 @@ fn several_platforms_push_an_index() {
         &["--platform", "linux/amd64,linux/arm64", "-t", "multi:1"],
     );
     assert_eq!(r.status, 1, "an index needs --push");
+    // An OCI archive holding the index, each image, and every blob once.
+    let archive = h.path("multi.tar");
+    let r = build(
+        &h,
+        &dir,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            "multi:1",
+            "-o",
+            &format!("type=oci,dest={}", path_str(&archive)),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let mut files = std::collections::BTreeMap::new();
+    let mut tar = tar::Archive::new(std::fs::File::open(&archive).expect("oci archive"));
+    for entry in tar.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        let path = entry.path().expect("path").to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).expect("read entry");
+        files.insert(path, bytes);
+    }
+    let top: Value = serde_json::from_slice(&files["index.json"]).expect("index.json");
+    assert_eq!(
+        top["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "1"
+    );
+    let nested_digest = top["manifests"][0]["digest"].as_str().expect("digest");
+    let nested: Value = serde_json::from_slice(
+        &files[&format!(
+            "blobs/sha256/{}",
+            nested_digest.trim_start_matches("sha256:")
+        )],
+    )
+    .expect("nested index");
+    let platforms: Vec<&str> = nested["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| {
+            let digest = m["digest"].as_str().unwrap_or_default();
+            assert!(files.contains_key(&format!(
+                "blobs/sha256/{}",
+                digest.trim_start_matches("sha256:")
+            )));
+            m["platform"]["architecture"].as_str().unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(platforms, vec!["amd64", "arm64"]);
     let registry = hoist_test_support::registry::serve_hoist(&h, "registry", &[]);
     let name = format!("{}/multi/app:1", registry.addr);
     let r = build(
