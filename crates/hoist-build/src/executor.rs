@@ -714,6 +714,22 @@ impl<'a> Builder<'a> {
         Ok(expanded.value)
     }
 
+    /// ENV/LABEL pairs, every key and value expanded against the variables before the instruction.
+    fn expand_pairs(
+        &mut self,
+        state: &ImageState,
+        pairs: &[hoist_dockerfile::KeyValue],
+        instruction: &Instruction,
+    ) -> Result<Vec<(String, String)>, BuildError> {
+        let mut expanded = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            let key = self.expand(state, &pair.key, instruction)?;
+            let value = self.expand(state, &pair.value, instruction)?;
+            expanded.push((key, value));
+        }
+        Ok(expanded)
+    }
+
     fn dispatch(
         &mut self,
         state: &mut ImageState,
@@ -735,28 +751,16 @@ impl<'a> Builder<'a> {
             Command::Env(pairs) => {
                 // Every value is expanded against the variables before this instruction, as BuildKit
                 // does: `ENV X=new Y=$X` gives Y the old X.
-                let mut expanded = Vec::new();
-                for pair in pairs {
-                    let key = self.expand(state, &pair.key, instruction)?;
-                    let value = self.expand(state, &pair.value, instruction)?;
-                    expanded.push((key, value));
-                }
                 let mut shown = Vec::new();
-                for (key, value) in expanded {
+                for (key, value) in self.expand_pairs(state, pairs, instruction)? {
                     state.set_env(&key, &value);
                     shown.push(format!("{key}={value}"));
                 }
                 state.push_history(format!("ENV {}", shown.join(" ")), true);
             }
             Command::Label(pairs) => {
-                let mut expanded = Vec::new();
-                for pair in pairs {
-                    let key = self.expand(state, &pair.key, instruction)?;
-                    let value = self.expand(state, &pair.value, instruction)?;
-                    expanded.push((key, value));
-                }
                 let mut shown = Vec::new();
-                for (key, value) in expanded {
+                for (key, value) in self.expand_pairs(state, pairs, instruction)? {
                     shown.push(format!("{key}={value}"));
                     state
                         .config_mut()

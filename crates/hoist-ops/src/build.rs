@@ -218,13 +218,7 @@ pub fn push_index(
     platforms: &[hoist_spec::Platform],
     events: &crate::push::PushEvents,
 ) -> Result<hoist_spec::Digest, OpsError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| OpsError::Input {
-            source_name: "async runtime".to_owned(),
-            error,
-        })?;
+    let runtime = crate::build_cache::runtime()?;
     let client = crate::registry::client(&hoist.settings)?;
     let tags = outcomes.first().map(|o| o.tags.clone()).unwrap_or_default();
     let mut last = None;
@@ -280,25 +274,29 @@ fn copy_into_store(
     tag: Option<&str>,
     name: &str,
 ) -> Result<(), OpsError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| OpsError::Input {
-            source_name: "async runtime".to_owned(),
-            error,
-        })?;
+    copy_blocking(
+        hoist,
+        &crate::copy::Location::OciDir {
+            path: path.to_path_buf(),
+            name: tag.map(str::to_owned),
+        },
+        &crate::copy::Location::Store(name.to_owned()),
+    )
+}
+
+/// `copy` from `source` to `destination`, blocking, without progress.
+fn copy_blocking(
+    hoist: &Hoist,
+    source: &crate::copy::Location,
+    destination: &crate::copy::Location,
+) -> Result<(), OpsError> {
     let client = crate::registry::client(&hoist.settings)?;
-    let source = crate::copy::Location::OciDir {
-        path: path.to_path_buf(),
-        name: tag.map(str::to_owned),
-    };
-    let destination = crate::copy::Location::Store(name.to_owned());
     let events: crate::copy::CopyEvents = Arc::new(|_| {});
-    runtime.block_on(crate::copy::copy(
+    crate::build_cache::runtime()?.block_on(crate::copy::copy(
         hoist,
         &client,
-        &source,
-        &destination,
+        source,
+        destination,
         &crate::copy::CopyOptions::default(),
         &events,
     ))?;
@@ -418,10 +416,7 @@ impl BaseImages for StoreOrPull<'_> {
         if !always_pull && let Some(record) = self.stored(reference, platform) {
             return Ok(record);
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let runtime = crate::build_cache::runtime().map_err(|e| e.to_string())?;
         let client = crate::registry::client(&self.hoist.settings).map_err(|e| e.to_string())?;
         let events: PullEvents = Arc::new(|_| {});
         let options = PullOptions {
@@ -556,30 +551,18 @@ pub fn write_output(
             crate::transfer::save(hoist, &[image], &mut file, &mut |_| {})
         }
         BuildOutput::OciArchive(path) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(io_error(path))?;
-            let client = crate::registry::client(&hoist.settings)?;
-            let source = crate::copy::Location::Store(outcome.image.id.to_string());
             let name = outcome
                 .tags
                 .first()
                 .map(|t| t.tag().unwrap_or("latest").to_owned());
-            let destination = crate::copy::Location::OciArchive {
-                path: path.clone(),
-                name,
-            };
-            let events: crate::copy::CopyEvents = Arc::new(|_| {});
-            runtime.block_on(crate::copy::copy(
+            copy_blocking(
                 hoist,
-                &client,
-                &source,
-                &destination,
-                &crate::copy::CopyOptions::default(),
-                &events,
-            ))?;
-            Ok(())
+                &crate::copy::Location::Store(outcome.image.id.to_string()),
+                &crate::copy::Location::OciArchive {
+                    path: path.clone(),
+                    name,
+                },
+            )
         }
     }
 }

@@ -21,7 +21,8 @@ fn reference_of(name: &str) -> Result<Reference, OpsError> {
     Ok(parsed.with_default_tag())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, OpsError> {
+/// The current-thread runtime the build's registry work (pulls, pushes, copies) blocks on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, OpsError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -118,6 +118,15 @@ fn secrets(items: &[String]) -> Result<BTreeMap<String, Vec<u8>>> {
     Ok(map)
 }
 
+/// A positive size flag (`64m`, `1g`), go-units' binary multipliers as Docker reads `--memory`.
+fn byte_size(flag: &str, value: &str) -> Result<u64> {
+    hoist_render::units::parse_ram_size(value)
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| anyhow!("invalid {flag} {value:?}"))
+}
+
 /// `--build-context name=dir|docker-image://ref`.
 fn named_contexts(items: &[String]) -> Result<BTreeMap<String, NamedContext>> {
     let mut map = BTreeMap::new();
@@ -274,13 +283,7 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         memory: a
             .memory
             .as_deref()
-            .map(|v| {
-                hoist_render::units::parse_ram_size(v)
-                    .ok()
-                    .and_then(|n| u64::try_from(n).ok())
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| anyhow!("invalid --memory {v:?}"))
-            })
+            .map(|v| byte_size("--memory", v))
             .transpose()?,
         cpu_quota: a
             .cpu_quota
@@ -292,13 +295,7 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
         shm_size: a
             .shm_size
             .as_deref()
-            .map(|v| {
-                hoist_render::units::parse_ram_size(v)
-                    .ok()
-                    .and_then(|n| u64::try_from(n).ok())
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| anyhow!("invalid --shm-size {v:?}"))
-            })
+            .map(|v| byte_size("--shm-size", v))
             .transpose()?,
         annotations: a
             .annotations
