@@ -1,9 +1,10 @@
 //! `search` as Docker does it: the term names the registry (`host[:port]/term`) or means Docker Hub's
-//! index, which is asked through the first `registry-mirrors` entry when one is configured; Docker's
-//! filters (`stars`, `is-official`, the deprecated `is-automated`) and limit. A registry without Docker
-//! Hub's v1 search (distribution answers 404) is searched by filtering its catalog instead.
+//! index; the registry's mirrors (docker.io's `registry-mirrors`, hoist's `mirrors` for others, as the
+//! registry client resolves them) are asked first, in order, and the registry itself when all fail;
+//! Docker's filters (`stars`, `is-official`, the deprecated `is-automated`) and limit. A place without
+//! Docker Hub's v1 search (distribution answers 404) is searched by filtering its catalog instead.
 
-use hoist_registry_client::{RegistryClient, RegistryError, SearchResult};
+use hoist_registry_client::{RegistryClient, RegistryError, SearchResult, Via};
 
 use crate::{OpsError, Settings};
 
@@ -57,13 +58,21 @@ pub enum SearchError {
         search: Box<RegistryError>,
         catalog: Box<RegistryError>,
     },
-    /// Docker Hub's mirror failed, and then Docker Hub's index did too.
-    #[error("{index} (before that, the mirror {mirror} failed: {mirror_error})")]
+    /// Every mirror failed, and then the registry itself (Docker Hub's index) did too.
+    #[error("{index} (before that, {})", mirror_failures(mirrors))]
     MirrorAndIndex {
-        mirror: String,
-        mirror_error: Box<SearchError>,
+        /// Each mirror asked, in order, and how it failed.
+        mirrors: Vec<(String, SearchError)>,
         index: Box<SearchError>,
     },
+}
+
+fn mirror_failures(mirrors: &[(String, SearchError)]) -> String {
+    mirrors
+        .iter()
+        .map(|(mirror, error)| format!("the mirror {mirror} failed: {error}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A refusal already names the registry; other failures say what was being done.
@@ -225,11 +234,38 @@ pub enum SearchSource {
     },
 }
 
-/// A configured Docker Hub mirror that could not answer, so Docker Hub's index was asked.
+/// The configured mirrors that could not answer, so the registry itself (Docker Hub's index) was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorFailure {
+    /// The mirror, or with several the mirrors asked in order, separated by `, `.
     pub mirror: String,
+    /// Why it failed; with several mirrors each reason follows its mirror, separated by `; `.
     pub message: String,
+}
+
+impl MirrorFailure {
+    /// The summary of `failures` (in the order asked); `None` when there were none.
+    fn of(failures: &[(String, SearchError)]) -> Option<Self> {
+        match failures {
+            [] => None,
+            [(mirror, error)] => Some(Self {
+                mirror: mirror.clone(),
+                message: error.to_string(),
+            }),
+            several => Some(Self {
+                mirror: several
+                    .iter()
+                    .map(|(mirror, _)| mirror.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                message: several
+                    .iter()
+                    .map(|(mirror, error)| format!("{mirror}: {error}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
 }
 
 /// The results of a search.
@@ -238,6 +274,8 @@ pub struct SearchOutcome {
     /// In the registry's order, filtered.
     pub results: Vec<SearchResult>,
     pub source: SearchSource,
+    /// Set when every mirror failed and the registry itself answered; a mirror that answered after
+    /// another failed is named by `source` alone.
     pub mirror_failure: Option<MirrorFailure>,
 }
 
@@ -288,65 +326,41 @@ pub async fn search(
             mirror_failure,
         }
     };
-    let mirror = docker_hub_mirror(settings, &target);
-    let mut mirror_failure = None;
-    if let Some(mirror) = mirror {
-        let mut through_mirror = settings.clone();
-        through_mirror
-            .registry_endpoints
-            .insert(DOCKER_HUB.to_owned(), mirror.clone());
-        let client = crate::registry::client(&through_mirror)
-            .map_err(|e| SearchError::Client(Box::new(e)))?;
-        match search_registry(&client, &target, limit, Some(&mirror)).await {
+    let client = crate::registry::client(settings).map_err(|e| SearchError::Client(Box::new(e)))?;
+    // The client decides which mirrors exist (and that an endpoint override leaves none for search).
+    let mut failures = Vec::new();
+    for mirror in client.search_mirrors(&target.registry) {
+        let via = Via::Mirror(mirror.clone());
+        match search_registry(&client, &target, limit, &via).await {
             Ok((results, source)) => return Ok(outcome(results, source, None)),
-            Err(error) => mirror_failure = Some((mirror, error)),
+            Err(error) => failures.push((mirror, error)),
         }
     }
-    let client = crate::registry::client(settings).map_err(|e| SearchError::Client(Box::new(e)))?;
-    match search_registry(&client, &target, limit, None).await {
-        Ok((results, source)) => {
-            let failure = mirror_failure.map(|(mirror, error)| MirrorFailure {
-                mirror,
-                message: error.to_string(),
-            });
-            Ok(outcome(results, source, failure))
-        }
-        Err(index) => Err(match mirror_failure {
-            Some((mirror, mirror_error)) => SearchError::MirrorAndIndex {
-                mirror,
-                mirror_error: Box::new(mirror_error),
-                index: Box::new(index),
-            },
-            None => index,
+    match search_registry(&client, &target, limit, &Via::Registry).await {
+        Ok((results, source)) => Ok(outcome(results, source, MirrorFailure::of(&failures))),
+        Err(index) if failures.is_empty() => Err(index),
+        Err(index) => Err(SearchError::MirrorAndIndex {
+            mirrors: failures,
+            index: Box::new(index),
         }),
     }
 }
 
-/// The mirror to ask instead of Docker Hub's index: the first `registry-mirrors` entry, unless a
-/// `registry-endpoints` entry for docker.io says where Docker Hub is.
-fn docker_hub_mirror(settings: &Settings, target: &SearchTarget) -> Option<String> {
-    if target.registry != DOCKER_HUB || settings.registry_endpoints.contains_key(DOCKER_HUB) {
-        return None;
-    }
-    settings
-        .registry_mirrors
-        .iter()
-        .map(|m| m.trim())
-        .find(|m| !m.is_empty())
-        .map(str::to_owned)
-}
-
-/// The v1 search of one registry, or its catalog filtered by name when it has no search.
+/// The v1 search at one place (a mirror or the registry itself), or that place's catalog filtered by
+/// name when it has no search.
 async fn search_registry(
     client: &RegistryClient,
     target: &SearchTarget,
     limit: usize,
-    via: Option<&str>,
+    at: &Via,
 ) -> Result<(Vec<SearchResult>, SearchSource), SearchError> {
     let registry = target.registry.clone();
-    let via = via.map(str::to_owned);
+    let via = match at {
+        Via::Mirror(mirror) => Some(mirror.clone()),
+        Via::Registry => None,
+    };
     let search = match client
-        .search_v1(&registry, &target.query, Some(limit))
+        .search_v1_via(&registry, at, &target.query, Some(limit))
         .await
     {
         Ok(results) => return Ok((results, SearchSource::Search { registry, via })),
@@ -359,7 +373,7 @@ async fn search_registry(
         }
     };
     let names = client
-        .catalog(&registry, None)
+        .catalog_via(&registry, at, None)
         .await
         .map_err(|catalog| SearchError::NoSearch {
             registry: registry.clone(),
@@ -482,6 +496,42 @@ mod tests {
                 .unwrap()
                 .is_automated,
             Some(true)
+        );
+    }
+
+    #[test]
+    fn mirror_failures_name_every_mirror_in_order() {
+        let failed = |limit| SearchError::Limit { limit };
+        assert_eq!(MirrorFailure::of(&[]), None);
+        assert_eq!(
+            MirrorFailure::of(&[("http://a".to_owned(), failed(0))]),
+            Some(MirrorFailure {
+                mirror: "http://a".to_owned(),
+                message: "limit 0 is outside the range of [1, 100]".to_owned(),
+            })
+        );
+        let both = [
+            ("http://a".to_owned(), failed(0)),
+            ("http://b".to_owned(), failed(101)),
+        ];
+        assert_eq!(
+            MirrorFailure::of(&both),
+            Some(MirrorFailure {
+                mirror: "http://a, http://b".to_owned(),
+                message: "http://a: limit 0 is outside the range of [1, 100]; \
+                          http://b: limit 101 is outside the range of [1, 100]"
+                    .to_owned(),
+            })
+        );
+        let error = SearchError::MirrorAndIndex {
+            mirrors: both.into(),
+            index: Box::new(failed(200)),
+        };
+        assert_eq!(
+            error.to_string(),
+            "limit 200 is outside the range of [1, 100] (before that, \
+             the mirror http://a failed: limit 0 is outside the range of [1, 100]; \
+             the mirror http://b failed: limit 101 is outside the range of [1, 100])"
         );
     }
 

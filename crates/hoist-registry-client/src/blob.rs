@@ -11,7 +11,8 @@ use hoist_spec::Digest;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{Method, StatusCode};
 
-use crate::client::{Call, Route, content_length, header_str, invalid, unexpected};
+use crate::client::{Call, content_length, header_str, invalid, unexpected};
+use crate::endpoint::{Route, Via};
 use crate::error::RegistryError;
 use crate::repository::Repository;
 
@@ -71,7 +72,7 @@ impl Repository {
     pub async fn blob_exists(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
         let target = self.target();
         let call = Call::new(
-            Route::Origin,
+            Route::At(Via::Registry),
             self.pull_scopes(),
             Method::HEAD,
             format!("/v2/{}/blobs/{digest}", self.path()),
@@ -101,7 +102,7 @@ impl Repository {
     ) -> Result<BlobStream, RegistryError> {
         let target = self.target();
         let mut call = Call::new(
-            Route::Pull,
+            Route::Read,
             self.pull_scopes(),
             Method::GET,
             format!("/v2/{}/blobs/{digest}", self.path()),

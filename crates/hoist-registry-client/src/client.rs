@@ -1,7 +1,8 @@
-//! The registry client: endpoint fallback (mirrors, then the origin over HTTPS, then plain HTTP for
-//! insecure registries), the `/v2/` ping that learns each endpoint's auth scheme, credentials and
-//! tokens on every request with one re-authentication after a 401, retries, and the registry-level
-//! operations (login, catalog, v1 search). Repository operations live in `repository`, `blob` and `upload`.
+//! The registry client: endpoint fallback along each request's route (reads: mirrors, then the origin
+//! over HTTPS, then plain HTTP for insecure registries; writes: the origin only), the `/v2/` ping that
+//! learns each endpoint's auth scheme, credentials and tokens on every request with one
+//! re-authentication after a 401, retries, and the registry-level operations (login, catalog, v1
+//! search, each place a search may ask). Repository operations live in `repository`, `blob` and `upload`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +19,7 @@ use crate::auth::token::{self, TokenCache, TokenKey, TokenRequest};
 use crate::auth::{Authorization, EndpointAuth, challenge};
 use crate::config::{RegistryConfig, RetryPolicy};
 use crate::credentials::{Credential, CredentialProvider};
-use crate::endpoint::{Endpoint, EndpointResolver, normalize_registry};
+use crate::endpoint::{Endpoint, EndpointResolver, Route, Via, normalize_registry};
 use crate::error::{ErrorBody, RegistryError, StatusError};
 use crate::pagination;
 use crate::repository::Repository;
@@ -107,17 +108,6 @@ struct SearchResponse {
 struct CatalogPage {
     #[serde(default)]
     repositories: Option<Vec<String>>,
-}
-
-/// Which endpoints a request may go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// Reads of content: mirrors first, then the origin.
-    Pull,
-    /// Writes and listings: the origin only.
-    Origin,
-    /// Docker Hub's v1 search (the index for Docker Hub, the origin otherwise).
-    Search,
 }
 
 /// Who a request is about, for errors and logs.
@@ -226,7 +216,7 @@ impl RegistryClient {
             registry: &registry,
             repository: None,
         };
-        let endpoints = self.inner.resolver.endpoints(&registry, false)?;
+        let endpoints = self.inner.resolver.route(&registry, &Route::Write)?;
         let endpoint = self.first_reachable(target, &endpoints).await?;
         let auth = self
             .endpoint_auth(&endpoint, target, false, self.attempts_for(&endpoint, true))
@@ -318,33 +308,69 @@ impl RegistryClient {
         })
     }
 
-    /// Every repository in `registry`'s catalog, following `Link` pages of `page_size` entries.
+    /// Every repository in `registry`'s catalog (mirrors first, then the origin), following `Link`
+    /// pages of `page_size` entries.
     pub async fn catalog(
         &self,
         registry: &str,
         page_size: Option<usize>,
     ) -> Result<Vec<String>, RegistryError> {
+        self.list_catalog(registry, catalog_call(None, page_size))
+            .await
+    }
+
+    /// `registry`'s catalog as one place has it: a mirror, or the registry itself.
+    pub async fn catalog_via(
+        &self,
+        registry: &str,
+        via: &Via,
+        page_size: Option<usize>,
+    ) -> Result<Vec<String>, RegistryError> {
+        self.list_catalog(registry, catalog_call(Some(via), page_size))
+            .await
+    }
+
+    async fn list_catalog(&self, registry: &str, call: Call) -> Result<Vec<String>, RegistryError> {
         let registry = normalize_registry(registry);
         let target = Target {
             registry: &registry,
             repository: None,
         };
-        let path = match page_size {
-            Some(n) => format!("/v2/_catalog?n={n}"),
-            None => "/v2/_catalog".to_owned(),
-        };
-        let call = Call::new(Route::Origin, Scopes::catalog(), Method::GET, path);
         self.list_pages(target, call, |page: CatalogPage| {
             page.repositories.unwrap_or_default()
         })
         .await
     }
 
-    /// Docker Hub's v1 search (`/v1/search?q=&n=`) on `registry`. A registry without it answers 404,
-    /// which comes back as an error with that status so the caller can filter the catalog instead.
+    /// The base URLs of the mirrors a search of `registry` asks, in order, before the registry itself
+    /// ([`Via::Registry`]): its mirrors, or none when an endpoint override says where the registry is.
+    pub fn search_mirrors(&self, registry: &str) -> Vec<String> {
+        self.inner
+            .resolver
+            .search_mirrors(registry)
+            .into_iter()
+            .map(|mirror| mirror.base)
+            .collect()
+    }
+
+    /// Docker Hub's v1 search (`/v1/search?q=&n=`) on `registry` itself (Docker Hub's index for Docker
+    /// Hub). A registry without it answers 404, which comes back as an error with that status so the
+    /// caller can filter the catalog instead.
     pub async fn search_v1(
         &self,
         registry: &str,
+        term: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<SearchResult>, RegistryError> {
+        self.search_v1_via(registry, &Via::Registry, term, limit)
+            .await
+    }
+
+    /// [`Self::search_v1`] at one place: a mirror from [`Self::search_mirrors`], or the registry itself.
+    pub async fn search_v1_via(
+        &self,
+        registry: &str,
+        via: &Via,
         term: &str,
         limit: Option<usize>,
     ) -> Result<Vec<SearchResult>, RegistryError> {
@@ -363,7 +389,7 @@ impl RegistryClient {
             query.finish()
         };
         let call = Call::new(
-            Route::Search,
+            Route::Search(via.clone()),
             Scopes::none(),
             Method::GET,
             format!("/v1/search?{query}"),
@@ -439,11 +465,7 @@ impl RegistryClient {
         target: Target<'_>,
         call: &Call,
     ) -> Result<Exchange, RegistryError> {
-        let endpoints = match call.route {
-            Route::Pull => self.inner.resolver.endpoints(target.registry, true)?,
-            Route::Origin => self.inner.resolver.endpoints(target.registry, false)?,
-            Route::Search => self.inner.resolver.search_endpoints(target.registry)?,
-        };
+        let endpoints = self.inner.resolver.route(target.registry, &call.route)?;
         let mut last_error = None;
         for (index, endpoint) in endpoints.iter().enumerate() {
             let is_last = index + 1 == endpoints.len();
@@ -850,6 +872,16 @@ impl RegistryClient {
     }
 }
 
+/// The first page of the catalog: a read through the mirrors, or of the one place `via` names.
+fn catalog_call(via: Option<&Via>, page_size: Option<usize>) -> Call {
+    let path = match page_size {
+        Some(n) => format!("/v2/_catalog?n={n}"),
+        None => "/v2/_catalog".to_owned(),
+    };
+    let route = via.map_or(Route::Read, |via| Route::At(via.clone()));
+    Call::new(route, Scopes::catalog(), Method::GET, path)
+}
+
 /// The error for an answer the operation does not expect, quoting the registry's error body.
 pub(crate) async fn unexpected(
     target: Target<'_>,
@@ -940,4 +972,88 @@ pub(crate) fn header_str(
     name: impl reqwest::header::AsHeaderName,
 ) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Anonymous;
+
+    fn mirrored_client() -> RegistryClient {
+        let mut config = RegistryConfig::default();
+        config.mirrors.insert(
+            "docker.io".into(),
+            vec![
+                "http://127.0.0.1:5001".into(),
+                "http://127.0.0.1:5002".into(),
+            ],
+        );
+        config.mirrors.insert(
+            "registry.example".into(),
+            vec!["http://127.0.0.1:5003".into()],
+        );
+        RegistryClient::new(config, Arc::new(Anonymous)).unwrap()
+    }
+
+    fn bases(client: &RegistryClient, registry: &str, call: &Call) -> Vec<String> {
+        client
+            .inner
+            .resolver
+            .route(registry, &call.route)
+            .unwrap()
+            .into_iter()
+            .map(|endpoint| endpoint.base)
+            .collect()
+    }
+
+    #[test]
+    fn tags_and_catalog_are_reads_through_the_mirrors() {
+        let client = mirrored_client();
+        let tags = client
+            .repository("docker.io", "library/redis")
+            .tags_call(None);
+        assert_eq!(tags.route, Route::Read);
+        assert_eq!(tags.path, "/v2/library/redis/tags/list");
+        assert_eq!(
+            bases(&client, "docker.io", &tags),
+            [
+                "http://127.0.0.1:5001",
+                "http://127.0.0.1:5002",
+                "https://registry-1.docker.io"
+            ]
+        );
+        let tags = client
+            .repository("registry.example", "app")
+            .tags_call(Some(5));
+        assert_eq!(tags.path, "/v2/app/tags/list?n=5");
+        assert_eq!(
+            bases(&client, "registry.example", &tags),
+            ["http://127.0.0.1:5003", "https://registry.example"]
+        );
+
+        let catalog = catalog_call(None, Some(10));
+        assert_eq!(catalog.route, Route::Read);
+        assert_eq!(catalog.path, "/v2/_catalog?n=10");
+        assert_eq!(
+            bases(&client, "docker.io", &catalog),
+            [
+                "http://127.0.0.1:5001",
+                "http://127.0.0.1:5002",
+                "https://registry-1.docker.io"
+            ]
+        );
+        // Search lists one place at a time.
+        let mirrors = client.search_mirrors("docker.io");
+        assert_eq!(mirrors, ["http://127.0.0.1:5001", "http://127.0.0.1:5002"]);
+        let pinned = catalog_call(Some(&Via::Mirror(mirrors[1].clone())), None);
+        assert_eq!(
+            bases(&client, "docker.io", &pinned),
+            ["http://127.0.0.1:5002"]
+        );
+        let origin = catalog_call(Some(&Via::Registry), None);
+        assert_eq!(
+            bases(&client, "docker.io", &origin),
+            ["https://registry-1.docker.io"]
+        );
+    }
 }

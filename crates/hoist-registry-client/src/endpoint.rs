@@ -1,6 +1,7 @@
-//! Which base URLs serve a registry, in the order to try them: mirrors (pulls only), then the origin
-//! (an override, Docker Hub's `registry-1.docker.io`, or `https://<host>`), with Docker's insecure
-//! registries reached over HTTPS without verification and then plain HTTP.
+//! Which base URLs serve a registry, in the order to try them: the one place a request's [`Route`]
+//! becomes endpoints. Reads go to the mirrors in order and then the origin (an override, Docker Hub's
+//! `registry-1.docker.io`, or `https://<host>`); writes go to the origin only; Docker's insecure
+//! registries are reached over HTTPS without verification and then plain HTTP.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -16,6 +17,30 @@ pub(crate) const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_ORIGIN: &str = "https://registry-1.docker.io";
 /// Where Docker Hub's v1 search lives.
 const DOCKER_HUB_INDEX: &str = "https://index.docker.io";
+
+/// Which of a registry's endpoints a request may go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Reads (manifests, blobs, referrers, tags, catalog): every mirror in order, then the origin, so
+    /// a registry mirrored for pulls is listed through the same mirrors.
+    Read,
+    /// Writes and login: the origin only, as mirrors are read-only caches with no accounts of theirs.
+    Write,
+    /// A read of one place the caller picked, for callers that must see the registry itself (push's
+    /// blob check) or that try each mirror in turn to say which answered (search's catalog).
+    At(Via),
+    /// Docker Hub's v1 search at one place: a mirror, or the registry itself (for Docker Hub its index).
+    Search(Via),
+}
+
+/// One place a registry-level request is sent when the caller walks the endpoints itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// One of the registry's mirrors, by a base URL [`crate::RegistryClient::search_mirrors`] gave.
+    Mirror(String),
+    /// The registry itself: its endpoint override or origin (Docker Hub's index for search).
+    Registry,
+}
 
 /// One base URL to send a registry's requests to, and how to trust it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,42 +108,78 @@ impl EndpointResolver {
         })
     }
 
-    /// The endpoints for `registry`: its mirrors first when `with_mirrors`, then the origin's.
-    pub(crate) fn endpoints(
+    /// The endpoints `route` allows for `registry`, in the order to try them.
+    pub(crate) fn route(
         &self,
         registry: &str,
-        with_mirrors: bool,
+        route: &Route,
     ) -> Result<Vec<Endpoint>, RegistryError> {
         let registry = normalize_registry(registry);
-        let mut endpoints = Vec::new();
-        if with_mirrors && let Some(mirrors) = self.mirrors.get(&registry) {
-            for mirror in mirrors {
+        match route {
+            Route::Read => {
+                let mut endpoints = self.mirror_endpoints(&registry);
+                endpoints.extend(self.origin(&registry)?);
+                Ok(endpoints)
+            }
+            Route::Write | Route::At(Via::Registry) => self.origin(&registry),
+            Route::Search(Via::Registry) => self.search_origin(&registry),
+            Route::At(Via::Mirror(base)) | Route::Search(Via::Mirror(base)) => self
+                .mirror_endpoints(&registry)
+                .into_iter()
+                .find(|mirror| mirror.base == *base)
+                .map(|mirror| vec![mirror])
+                .ok_or_else(|| RegistryError::NotAMirror {
+                    registry: registry.clone(),
+                    mirror: base.clone(),
+                }),
+        }
+    }
+
+    /// The mirrors a search of `registry` asks before the registry itself, in order: none when an
+    /// endpoint override says where the registry is (it stands for the registry, index and all).
+    pub(crate) fn search_mirrors(&self, registry: &str) -> Vec<Endpoint> {
+        let registry = normalize_registry(registry);
+        if self.overrides.contains_key(&registry) {
+            return Vec::new();
+        }
+        self.mirror_endpoints(&registry)
+    }
+
+    fn mirror_endpoints(&self, registry: &str) -> Vec<Endpoint> {
+        let Some(mirrors) = self.mirrors.get(registry) else {
+            return Vec::new();
+        };
+        mirrors
+            .iter()
+            .map(|mirror| {
                 let host = host_and_port(mirror);
-                endpoints.push(Endpoint {
+                Endpoint {
                     base: base_string(mirror),
                     verify_tls: !self.insecure.contains(&host),
                     certs_host: host,
                     mirror: true,
-                });
-            }
-        }
-        let origin = match self.overrides.get(&registry) {
-            Some(url) => url.clone(),
-            None if registry == DOCKER_HUB => registry_url(&registry, DOCKER_HUB_ORIGIN)?,
-            None => registry_url(&registry, &format!("https://{registry}"))?,
-        };
-        endpoints.extend(self.origin_endpoints(&registry, origin));
-        Ok(endpoints)
+                }
+            })
+            .collect()
     }
 
-    /// Where Docker Hub's v1 search is answered for `registry` (Docker Hub's index, or the origin).
-    pub(crate) fn search_endpoints(&self, registry: &str) -> Result<Vec<Endpoint>, RegistryError> {
-        let registry = normalize_registry(registry);
-        if registry == DOCKER_HUB && !self.overrides.contains_key(&registry) {
-            let index = registry_url(&registry, DOCKER_HUB_INDEX)?;
-            return Ok(self.origin_endpoints(&registry, index));
+    /// The registry itself: its override, Docker Hub's `registry-1.docker.io`, or `https://<host>`.
+    fn origin(&self, registry: &str) -> Result<Vec<Endpoint>, RegistryError> {
+        let origin = match self.overrides.get(registry) {
+            Some(url) => url.clone(),
+            None if registry == DOCKER_HUB => registry_url(registry, DOCKER_HUB_ORIGIN)?,
+            None => registry_url(registry, &format!("https://{registry}"))?,
+        };
+        Ok(self.origin_endpoints(registry, origin))
+    }
+
+    /// Where the registry itself answers v1 search: Docker Hub's index, or the origin.
+    fn search_origin(&self, registry: &str) -> Result<Vec<Endpoint>, RegistryError> {
+        if registry == DOCKER_HUB && !self.overrides.contains_key(registry) {
+            let index = registry_url(registry, DOCKER_HUB_INDEX)?;
+            return Ok(self.origin_endpoints(registry, index));
         }
-        self.endpoints(&registry, false)
+        self.origin(registry)
     }
 
     fn origin_endpoints(&self, registry: &str, origin: Url) -> Vec<Endpoint> {
@@ -342,19 +403,19 @@ mod tests {
     fn docker_hub_and_plain_registries() {
         let r = resolver(RegistryConfig::default());
         assert_eq!(
-            bases(&r.endpoints("docker.io", true).unwrap()),
+            bases(&r.route("docker.io", &Route::Read).unwrap()),
             [("https://registry-1.docker.io", true, false)]
         );
         assert_eq!(
-            bases(&r.endpoints("index.docker.io", true).unwrap()),
+            bases(&r.route("index.docker.io", &Route::Read).unwrap()),
             [("https://registry-1.docker.io", true, false)]
         );
         assert_eq!(
-            bases(&r.endpoints("registry.example:5000", true).unwrap()),
+            bases(&r.route("registry.example:5000", &Route::Read).unwrap()),
             [("https://registry.example:5000", true, false)]
         );
         assert_eq!(
-            bases(&r.search_endpoints("docker.io").unwrap()),
+            bases(&r.route("docker.io", &Route::Search(Via::Registry)).unwrap()),
             [("https://index.docker.io", true, false)]
         );
     }
@@ -368,7 +429,7 @@ mod tests {
             "[::1]:5000",
             "127.1.2.3",
         ] {
-            let endpoints = r.endpoints(registry, false).unwrap();
+            let endpoints = r.route(registry, &Route::Write).unwrap();
             assert_eq!(endpoints.len(), 2, "{registry}");
             assert!(!endpoints[0].verify_tls);
             assert!(endpoints[0].base.starts_with("https://"));
@@ -378,7 +439,7 @@ mod tests {
     }
 
     #[test]
-    fn mirrors_come_first_for_pulls_only() {
+    fn mirrors_come_first_for_reads_only() {
         let mut config = RegistryConfig::default();
         config.mirrors.insert(
             "docker.io".into(),
@@ -389,22 +450,81 @@ mod tests {
         );
         config.insecure_registries = vec!["10.0.0.0/8".into()];
         let r = resolver(config);
+        let hub = [("https://registry-1.docker.io", true, false)];
         assert_eq!(
-            bases(&r.endpoints("docker.io", true).unwrap()),
+            bases(&r.route("docker.io", &Route::Read).unwrap()),
             [
                 ("https://mirror.example", true, true),
                 ("http://10.0.0.5:5001", false, true),
-                ("https://registry-1.docker.io", true, false)
+                hub[0]
             ]
         );
+        assert_eq!(bases(&r.route("docker.io", &Route::Write).unwrap()), hub);
         assert_eq!(
-            bases(&r.endpoints("docker.io", false).unwrap()),
-            [("https://registry-1.docker.io", true, false)]
+            bases(&r.route("docker.io", &Route::At(Via::Registry)).unwrap()),
+            hub
         );
         assert_eq!(
-            r.endpoints("docker.io", true).unwrap()[1].certs_host,
+            r.route("docker.io", &Route::Read).unwrap()[1].certs_host,
             "10.0.0.5:5001"
         );
+        // Search asks each mirror by name, then Docker Hub's index.
+        let mirrors: Vec<String> = r
+            .search_mirrors("index.docker.io")
+            .into_iter()
+            .map(|m| m.base)
+            .collect();
+        assert_eq!(mirrors, ["https://mirror.example", "http://10.0.0.5:5001"]);
+        for route in [Route::Search, Route::At] {
+            assert_eq!(
+                bases(
+                    &r.route("docker.io", &route(Via::Mirror(mirrors[1].clone())))
+                        .unwrap()
+                ),
+                [("http://10.0.0.5:5001", false, true)]
+            );
+        }
+        assert!(matches!(
+            r.route(
+                "docker.io",
+                &Route::At(Via::Mirror("https://elsewhere".into()))
+            ),
+            Err(RegistryError::NotAMirror { .. })
+        ));
+        assert!(r.search_mirrors("registry.example").is_empty());
+    }
+
+    #[test]
+    fn other_registries_mirrors_and_an_override_against_search() {
+        let mut config = RegistryConfig::default();
+        config.mirrors.insert(
+            "registry.example".into(),
+            vec!["http://10.0.0.5:5001".into()],
+        );
+        config
+            .mirrors
+            .insert("docker.io".into(), vec!["https://mirror.example".into()]);
+        config
+            .endpoint_overrides
+            .insert("docker.io".into(), "http://127.0.0.1:5999".into());
+        let r = resolver(config);
+        assert_eq!(
+            bases(&r.route("registry.example", &Route::Read).unwrap()),
+            [
+                ("http://10.0.0.5:5001", true, true),
+                ("https://registry.example", true, false)
+            ]
+        );
+        assert_eq!(r.search_mirrors("registry.example").len(), 1);
+        // Reads still try the mirror before the override; search asks the override alone.
+        assert_eq!(
+            bases(&r.route("docker.io", &Route::Read).unwrap()),
+            [
+                ("https://mirror.example", true, true),
+                ("http://127.0.0.1:5999", true, false)
+            ]
+        );
+        assert!(r.search_mirrors("docker.io").is_empty());
     }
 
     #[test]
@@ -419,14 +539,14 @@ mod tests {
         );
         let r = resolver(config);
         assert_eq!(
-            bases(&r.endpoints("docker.io", true).unwrap()),
+            bases(&r.route("docker.io", &Route::Read).unwrap()),
             [("http://127.0.0.1:5999", true, false)]
         );
         assert_eq!(
-            bases(&r.search_endpoints("docker.io").unwrap()),
+            bases(&r.route("docker.io", &Route::Search(Via::Registry)).unwrap()),
             [("http://127.0.0.1:5999", true, false)]
         );
-        let secure = r.endpoints("secure.test", true).unwrap();
+        let secure = r.route("secure.test", &Route::Read).unwrap();
         assert_eq!(
             bases(&secure),
             [("https://127.0.0.1:6000/prefix", true, false)]

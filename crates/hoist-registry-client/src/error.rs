@@ -20,6 +20,9 @@ pub enum RegistryError {
     /// A registry name that is not `host[:port]`.
     #[error("invalid registry name {registry:?}: {message}")]
     InvalidRegistry { registry: String, message: String },
+    /// A request was aimed at a mirror the configuration does not list for the registry.
+    #[error("{mirror} is not a configured mirror of {registry}")]
+    NotAMirror { registry: String, mirror: String },
     /// Trust or identity files under a certs.d directory are unreadable or invalid.
     #[error("TLS setup for {host} from {path}: {message}")]
     TlsFiles {

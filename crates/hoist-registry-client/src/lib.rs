@@ -24,6 +24,7 @@ pub use blob::BlobStream;
 pub use client::{LoginOutcome, RegistryClient, SearchResult};
 pub use config::{DOCKER_CERTS_DIR, ProxyConfig, RegistryConfig, RetryPolicy};
 pub use credentials::{Anonymous, Credential, CredentialProvider, StaticCredentials};
+pub use endpoint::Via;
 pub use error::{RegistryError, StatusError};
 pub use repository::{
     DEFAULT_MANIFEST_ACCEPT, FetchedManifest, MANIFEST_SIZE_LIMIT, ManifestInfo, ManifestRef,

@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use crate::auth::scope::Scopes;
 use crate::client::{
-    Call, RegistryClient, Route, Target, content_length, header_str, invalid, read_limited,
-    unexpected,
+    Call, RegistryClient, Target, content_length, header_str, invalid, read_limited, unexpected,
 };
+use crate::endpoint::Route;
 use crate::error::RegistryError;
 
 /// Largest manifest accepted, as distribution limits it.
@@ -233,7 +233,7 @@ impl Repository {
     /// empty).
     fn manifest_call(&self, method: Method, reference: &ManifestRef, accept: &[&str]) -> Call {
         let mut call = Call::new(
-            Route::Pull,
+            Route::Read,
             self.pull_scopes(),
             method,
             format!("/v2/{}/manifests/{reference}", self.path),
@@ -340,7 +340,7 @@ impl Repository {
             });
         }
         let call = Call::new(
-            Route::Origin,
+            Route::Write,
             self.push_scopes(),
             Method::PUT,
             format!("/v2/{}/manifests/{reference}", self.path),
@@ -360,7 +360,7 @@ impl Repository {
     pub async fn delete_manifest(&self, digest: &Digest) -> Result<(), RegistryError> {
         let target = self.target();
         let call = Call::new(
-            Route::Origin,
+            Route::Write,
             Scopes::repository(&self.path, &["delete"]).union(&self.push_scopes()),
             Method::DELETE,
             format!("/v2/{}/manifests/{digest}", self.path),
@@ -373,18 +373,24 @@ impl Repository {
         }
     }
 
-    /// Every tag, following `Link` pages of `page_size` tags.
+    /// Every tag (mirrors first, then the origin), following `Link` pages of `page_size` tags.
     pub async fn tags(&self, page_size: Option<usize>) -> Result<Vec<String>, RegistryError> {
+        self.client
+            .list_pages(
+                self.target(),
+                self.tags_call(page_size),
+                |page: TagsPage| page.tags.unwrap_or_default(),
+            )
+            .await
+    }
+
+    /// The first page of the tag list: a read, so it follows the mirrors as pulls do.
+    pub(crate) fn tags_call(&self, page_size: Option<usize>) -> Call {
         let path = match page_size {
             Some(n) => format!("/v2/{}/tags/list?n={n}", self.path),
             None => format!("/v2/{}/tags/list", self.path),
         };
-        let call = Call::new(Route::Origin, self.pull_scopes(), Method::GET, path);
-        self.client
-            .list_pages(self.target(), call, |page: TagsPage| {
-                page.tags.unwrap_or_default()
-            })
-            .await
+        Call::new(Route::Read, self.pull_scopes(), Method::GET, path)
     }
 
     /// The manifests that name `subject` as their subject, optionally only those of one artifact
@@ -403,7 +409,7 @@ impl Repository {
             path.push('?');
             path.push_str(&query.finish());
         }
-        let call = Call::new(Route::Pull, self.pull_scopes(), Method::GET, path)
+        let call = Call::new(Route::Read, self.pull_scopes(), Method::GET, path)
             .header(ACCEPT, media_type::OCI_INDEX);
         let exchange = self.client.execute(target, &call).await?;
         let response = exchange.response;

@@ -20,8 +20,9 @@ use tokio_util::io::ReaderStream;
 use url::Url;
 
 use crate::auth::scope::Scopes;
-use crate::client::{Call, Outgoing, Route, Target, header_str, invalid, unexpected};
+use crate::client::{Call, Outgoing, Target, header_str, invalid, unexpected};
 use crate::endpoint::Endpoint;
+use crate::endpoint::Route;
 use crate::error::RegistryError;
 use crate::repository::Repository;
 
@@ -230,7 +231,7 @@ impl Repository {
             .push_scopes()
             .union(&Scopes::repository(from_repository, &["pull"]));
         let call = Call::new(
-            Route::Origin,
+            Route::Write,
             scopes,
             Method::POST,
             format!("/v2/{}/blobs/uploads/?{query}", self.path()),
@@ -251,7 +252,7 @@ impl Repository {
     pub async fn start_upload(&self) -> Result<UploadSession, RegistryError> {
         let target = self.target();
         let call = Call::new(
-            Route::Origin,
+            Route::Write,
             self.push_scopes(),
             Method::POST,
             format!("/v2/{}/blobs/uploads/", self.path()),

@@ -368,8 +368,13 @@ pub(crate) fn search(settings: &hoist_ops::Settings, a: &SearchArgs) -> Result<u
     };
     let outcome = runtime()?.block_on(hoist_ops::search::search(settings, &options))?;
     if let Some(failure) = &outcome.mirror_failure {
+        let registry = match &outcome.source {
+            SearchSource::Search { registry, .. } | SearchSource::Catalog { registry, .. } => {
+                registry.as_str()
+            }
+        };
         tracing::warn!(
-            "searching Docker Hub through the mirror {} failed ({}); asked Docker Hub instead",
+            "searching through the mirrors of {registry} failed ({}: {}); asked {registry} itself",
             failure.mirror,
             failure.message
         );

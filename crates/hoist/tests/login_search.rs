@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::hoist;
 use hoist_test_support::cli::{Run, TestHoist, path_str};
 use hoist_test_support::peers::{docker_available, run, skip};
-use hoist_test_support::registry::{Served, serve_distribution, serve_hoist};
+use hoist_test_support::registry::{Served, free_port, serve_distribution, serve_hoist};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "wonderland";
@@ -812,6 +812,43 @@ fn search_docker_hub_through_a_mirror() {
         "{found:?}"
     );
     assert_eq!(index.searches(), ["q=nginx&n=1"]);
+}
+
+#[test]
+fn search_follows_every_mirror_in_order() {
+    let h = hoist();
+    let mirror = serve_hoist(&h, "mirror-data", &[]);
+    if !push_repo(&mirror.addr, "library/busybox", None) {
+        return skip("search_follows_every_mirror_in_order", "curl not installed");
+    }
+    let dcfg = config_dir(&h, "docker-config");
+    let search = |term: &str| {
+        let found = hoist_in(&h, &dcfg, &["search", "--format", "{{.Name}}", term], None);
+        assert_eq!(found.status, 0, "{found:?}");
+        found.stdout
+    };
+    // The first mirror is down; the second answers, so Docker Hub's index is never asked.
+    with_daemon_json(
+        &h,
+        &format!(
+            r#"{{"registry-mirrors": ["http://127.0.0.1:{}", "http://{}"]}}"#,
+            free_port(),
+            mirror.addr
+        ),
+    );
+    assert_eq!(search("busy"), "library/busybox\n");
+
+    // hoist's `mirrors` serve other registries' searches the same way; this origin is down.
+    let origin = format!("127.0.0.1:{}", free_port());
+    with_daemon_json(
+        &h,
+        &format!(
+            r#"{{"mirrors": {{"{origin}": ["http://127.0.0.1:{}", "http://{}"]}}}}"#,
+            free_port(),
+            mirror.addr
+        ),
+    );
+    assert_eq!(search(&format!("{origin}/busy")), "library/busybox\n");
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! Where requests go: mirrors tried in order for pulls with fallback to the origin, pushes never sent
-//! to mirrors, the docker.io endpoint override, and an HTTP proxy.
+//! Where requests go: mirrors tried in order for reads (pulls, tags, catalog) with fallback to the
+//! origin, pushes never sent to mirrors, search one mirror at a time, the docker.io endpoint override,
+//! and an HTTP proxy.
 
-use hoist_registry_client::{ManifestRef, ProxyConfig, Repository};
+use hoist_registry_client::{ManifestRef, ProxyConfig, Repository, Via};
 use hoist_spec::Reference;
 
 use crate::support::{
@@ -83,6 +84,67 @@ async fn a_dead_first_mirror_leaves_the_pull_to_the_second() {
     assert_eq!(mirror_front.count("GET", "/manifests/v1"), 1);
     assert_eq!(origin_front.count("GET", "/manifests/"), 0);
     assert_eq!(origin_front.count("GET", "/blobs/"), 0);
+}
+
+#[tokio::test]
+async fn listings_follow_the_mirrors_like_pulls() {
+    let origin = registry().await;
+    let origin_front = front(&origin.http_base(), |_, _| Action::Forward).await;
+    let mirror = registry().await;
+    let mirror_front = front(&mirror.http_base(), |_, _| Action::Forward).await;
+    let dead = closed_port().await;
+    let seeding = client(config());
+    for tag in ["v1", "v2"] {
+        push_image(
+            &seeding.repository(&mirror.host(), "library/app"),
+            tag,
+            &pattern(1_000, 5),
+        )
+        .await;
+    }
+
+    let mut setup = config();
+    setup
+        .endpoint_overrides
+        .insert("docker.io".into(), origin_front.http_base());
+    setup.mirrors.insert(
+        "docker.io".into(),
+        vec![format!("http://{dead}"), mirror_front.http_base()],
+    );
+    let client = client(setup);
+    let mut tags = client
+        .repository("docker.io", "library/app")
+        .tags(None)
+        .await
+        .unwrap();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2"]);
+    assert_eq!(
+        client.catalog("docker.io", None).await.unwrap(),
+        ["library/app"]
+    );
+    assert_eq!(mirror_front.count("GET", "/tags/list"), 1);
+    assert_eq!(mirror_front.count("GET", "/v2/_catalog"), 1);
+    assert_eq!(origin_front.count("GET", "/tags/list"), 0);
+    assert_eq!(origin_front.count("GET", "/v2/_catalog"), 0);
+
+    // The override stands for Docker Hub in search, so there are no mirrors to ask first; one
+    // place at a time is still reachable by name.
+    assert!(client.search_mirrors("docker.io").is_empty());
+    let via_mirror = Via::Mirror(mirror_front.http_base());
+    let found = client
+        .search_v1_via("docker.io", &via_mirror, "app", None)
+        .await
+        .unwrap();
+    assert_eq!(found[0].name, "library/app");
+    assert_eq!(
+        client
+            .catalog_via("docker.io", &Via::Registry, None)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(origin_front.count("GET", "/v2/_catalog"), 1);
 }
 
 #[tokio::test]
