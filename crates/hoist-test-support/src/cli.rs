@@ -60,6 +60,10 @@ impl TestHoist {
             .env("HOIST_CONFIG", self.dir.path().join("daemon.json"))
             .env("TZ", "UTC")
             .env_remove("RUST_LOG")
+            // The caller's Docker settings must not reach the hoist under test.
+            .env_remove("DOCKER_CONTENT_TRUST")
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
             .stdin(Stdio::null());
         c
     }

@@ -7,26 +7,54 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::{
     cmd_archive, cmd_auth, cmd_build, cmd_container, cmd_images, cmd_registry, cmd_system,
-    cmd_transfer, settings,
+    cmd_transfer, pflag, refused, settings,
 };
 
 #[derive(Debug, Parser)]
 #[command(
     name = "hoist",
-    version,
+    version = concat!("version ", env!("CARGO_PKG_VERSION")),
+    disable_version_flag = true,
     about = "Container image management: Docker's image commands, no daemon"
 )]
 pub(crate) struct Cli {
     /// Root directory of hoist's data (default /var/lib/hoist as root)
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Enable debug output
-    #[arg(short = 'D', long, global = true)]
+    /// Location of client config files (as DOCKER_CONFIG; default "~/.docker")
+    #[arg(long, value_name = "string")]
+    pub config: Option<PathBuf>,
+    /// Name of the context to use to connect to the daemon (hoist has none: only "default")
+    #[arg(short = 'c', long, value_name = "string")]
+    pub context: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long)]
     pub debug: bool,
-    /// Set the logging level ("debug"|"info"|"warn"|"error"); before the command, as in Docker, whose
-    /// `run -l` and `ps -l` mean other things
-    #[arg(short = 'l', long, value_name = "LEVEL")]
+    /// Daemon socket to connect to (hoist needs no daemon; an Engine API client is not built yet)
+    #[arg(short = 'H', long, value_name = "list")]
+    pub host: Vec<String>,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal"); before the command, as in Docker,
+    /// whose `run -l` and `ps -l` mean other things
+    #[arg(short = 'l', long, value_name = "string")]
     pub log_level: Option<String>,
+    /// Use TLS; implied by --tlsverify (with -H)
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust certs signed only by this CA (with -H)
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (with -H)
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (with -H)
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<PathBuf>,
+    /// Use TLS and verify the remote (with -H)
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Print version information and quit
+    #[arg(short = 'v', long, action = ArgAction::Version)]
+    pub version: Option<bool>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -107,9 +135,31 @@ pub(crate) enum Command {
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCommand),
+    /// Generate the autocompletion script for the specified shell
+    #[command(subcommand)]
+    Completion(CompletionCommand),
     /// Runs a container in the background and records its exit (started by `run -d` and `start`)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CompletionCommand {
+    /// Generate the autocompletion script for bash
+    Bash(CompletionArgs),
+    /// Generate the autocompletion script for fish
+    Fish(CompletionArgs),
+    /// Generate the autocompletion script for powershell
+    Powershell(CompletionArgs),
+    /// Generate the autocompletion script for zsh
+    Zsh(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// disable completion descriptions
+    #[arg(long)]
+    pub no_descriptions: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +245,30 @@ pub(crate) struct ContainerFlags {
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, value_name = "string", default_value = "missing")]
     pub pull: String,
+    /// Set platform if server is multi-platform capable (for the pull)
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Skip image verification (hoist cannot verify content trust yet: only true is accepted)
+    #[arg(long, action = ArgAction::Set, value_name = "bool")]
+    pub disable_content_trust: Option<bool>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "string")]
+    pub cidfile: Option<PathBuf>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "list")]
+    pub label_file: Vec<PathBuf>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", value_name = "int")]
+    pub stop_timeout: Option<i64>,
+    /// Container isolation technology (only "default" on Linux)
+    #[arg(long, value_name = "string")]
+    pub isolation: Option<String>,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -204,8 +278,7 @@ pub(crate) struct ContainerFlags {
         value_name = "IMAGE [COMMAND] [ARG...]",
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub image_and_command: Vec<String>,
 }
@@ -253,8 +326,16 @@ pub(crate) struct StartArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StopArgs {
+    /// Signal to send to the container (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", alias = "timeout", value_name = "int")]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        value_name = "int"
+    )]
     pub time: Option<u64>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -346,7 +427,7 @@ pub(crate) struct CommitArgs {
     #[arg(short, long, value_name = "string")]
     pub message: Option<String>,
     /// Pause container during commit
-    #[arg(short, long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short, long, default_value_t = true)]
     pub pause: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -379,9 +460,9 @@ pub(crate) struct PullArgs {
     /// Download all tagged images in the repository
     #[arg(short, long)]
     pub all_tags: bool,
-    /// Skip image verification (accepted for Docker compatibility; hoist does not verify content trust)
-    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub disable_content_trust: bool,
+    /// Skip image verification (hoist cannot verify content trust yet: only true is accepted)
+    #[arg(long, action = ArgAction::Set, value_name = "bool")]
+    pub disable_content_trust: Option<bool>,
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
@@ -397,9 +478,9 @@ pub(crate) struct PushArgs {
     /// Push all tags of an image to the repository
     #[arg(short, long)]
     pub all_tags: bool,
-    /// Skip image signing (accepted for Docker compatibility)
-    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub disable_content_trust: bool,
+    /// Skip image signing (hoist cannot sign for content trust yet: only true is accepted)
+    #[arg(long, action = ArgAction::Set, value_name = "bool")]
+    pub disable_content_trust: Option<bool>,
     /// Suppress verbose output
     #[arg(short, long)]
     pub quiet: bool,
@@ -455,10 +536,10 @@ pub(crate) struct CopyArgs {
     /// The platform to copy from a manifest list (default: this host's)
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
-    /// Do not verify TLS for the source registry (skopeo's flag; takes a boolean)
+    /// Require HTTPS and verify certificates for the source registry (skopeo's flag; `=false` to skip)
     #[arg(long, value_name = "bool", action = ArgAction::Set)]
     pub src_tls_verify: Option<bool>,
-    /// Do not verify TLS for the destination registry (skopeo's flag; takes a boolean)
+    /// Require HTTPS and verify certificates for the destination registry (skopeo's; `=false` to skip)
     #[arg(long, value_name = "bool", action = ArgAction::Set)]
     pub dest_tls_verify: Option<bool>,
     /// Suppress output
@@ -583,7 +664,7 @@ pub(crate) struct ImagesArgs {
     /// Sort by created, size, repository or tag (hoist extension)
     #[arg(long, value_name = "key")]
     pub sort: Option<String>,
-    /// REPOSITORY[:TAG]
+    #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,
 }
 
@@ -608,8 +689,7 @@ pub(crate) struct HistoryArgs {
     #[arg(long, value_name = "string")]
     pub format: Option<String>,
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(short = 'H', long, default_value_t = true)]
     pub human: bool,
     /// Don't truncate output
     #[arg(long)]
@@ -687,9 +767,9 @@ pub(crate) struct ImportArgs {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
-    /// file|URL|-
+    #[arg(value_name = "file|URL|-")]
     pub source: String,
-    /// REPOSITORY[:TAG]
+    #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,
 }
 
@@ -717,9 +797,109 @@ pub(crate) struct FormatArgs {
     pub format: Option<String>,
 }
 
+/// hoist's command line: clap's definitions with pflag's semantics and the Docker flags hoist refuses.
+pub(crate) fn command() -> clap::Command {
+    refused::register(pflag::apply(<Cli as clap::CommandFactory>::command()))
+}
+
+/// Why a command line did not parse.
+#[derive(Debug)]
+pub(crate) enum ParseFailure {
+    /// clap's error (and help and version, which clap reports as errors).
+    Clap(clap::Error),
+    /// A Docker flag hoist refuses.
+    Refused(refused::Refusal),
+}
+
+/// Parses `args` (the program name first) against `command` (from [`command`]) as Docker's CLI would.
+pub(crate) fn parse(
+    command: &mut clap::Command,
+    args: &[std::ffi::OsString],
+) -> Result<Cli, ParseFailure> {
+    // A refused flag is named even when the rest of the line is incomplete: that is the news.
+    if let Ok(lenient) = command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+    {
+        refused::check(command, &lenient).map_err(ParseFailure::Refused)?;
+    }
+    let matches = command
+        .try_get_matches_from_mut(args)
+        .map_err(ParseFailure::Clap)?;
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).map_err(ParseFailure::Clap)
+}
+
+impl Command {
+    /// The exit status of a failure of this command: Docker's 125 for `run` and `create`, whose own
+    /// status 1 could be the container's.
+    pub(crate) fn error_status(&self) -> u8 {
+        match self {
+            Command::Run(_)
+            | Command::Create(_)
+            | Command::Container(ContainerCommand::Run(_) | ContainerCommand::Create(_)) => 125,
+            _ => 1,
+        }
+    }
+}
+
+/// Refuses what hoist cannot do without a daemon: another Engine than itself.
+fn check_daemon_options(cli: &Cli) -> Result<()> {
+    if let Some(host) = cli.host.first() {
+        anyhow::bail!(
+            "-H/--host {host}: hoist runs without a daemon and has no Engine API client yet; \
+             leave out -H to work on this machine's hoist store"
+        );
+    }
+    if let Some(context) = cli.context.as_deref().filter(|c| *c != "default") {
+        anyhow::bail!(
+            "--context {context}: hoist has only the \"default\" context (this machine, no daemon)"
+        );
+    }
+    Ok(())
+}
+
+/// Fails when the user asks for Docker Content Trust (`--disable-content-trust=false`, or
+/// `DOCKER_CONTENT_TRUST=1` without the flag, as Docker reads them): hoist cannot verify or sign with it
+/// yet, and pulling unverified what the user wanted verified would be worse than stopping.
+pub(crate) fn refuse_content_trust(disable_flag: Option<bool>) -> Result<()> {
+    let wanted = match disable_flag {
+        Some(disable) => !disable,
+        None => std::env::var("DOCKER_CONTENT_TRUST")
+            .ok()
+            .and_then(|v| pflag::parse_go_bool(&v))
+            .unwrap_or(false),
+    };
+    if wanted {
+        anyhow::bail!(
+            "content trust is not supported by hoist yet: it cannot verify or sign Notary \
+             signatures (unset DOCKER_CONTENT_TRUST or pass --disable-content-trust)"
+        );
+    }
+    Ok(())
+}
+
 /// Runs the parsed command; returns the exit status.
 pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
-    let settings = settings::resolve(cli.root)?;
+    check_daemon_options(&cli)?;
+    match &cli.command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
+            refuse_content_trust(a.disable_content_trust)?;
+        }
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
+            refuse_content_trust(a.disable_content_trust)?;
+        }
+        Command::Build(a)
+        | Command::Image(ImageCommand::Build(a))
+        | Command::Builder(BuilderCommand::Build(a)) => {
+            refuse_content_trust(a.disable_content_trust)?;
+        }
+        _ => {}
+    }
+    if let Command::Completion(shell) = &cli.command {
+        return completion(shell);
+    }
+    let settings = settings::resolve(cli.root, cli.config)?;
     let open = || hoist_ops::Hoist::open(settings.clone()).map_err(anyhow::Error::from);
     match cli.command {
         Command::Version(a) => cmd_system::version(&a),
@@ -807,7 +987,34 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
             cmd_images::inspect_kind(&open()?, &a, Some("container"))
         }
         Command::Monitor(a) => cmd_container::monitor(&open()?, &a),
+        Command::Completion(_) => unreachable!("answered before settings are read"),
     }
+}
+
+/// `hoist completion SHELL`: the script clap_complete writes for hoist's own definitions.
+fn completion(shell: &CompletionCommand) -> Result<u8> {
+    use clap_complete::Shell;
+    let (kind, args) = match shell {
+        CompletionCommand::Bash(a) => (Shell::Bash, a),
+        CompletionCommand::Fish(a) => (Shell::Fish, a),
+        CompletionCommand::Powershell(a) => (Shell::PowerShell, a),
+        CompletionCommand::Zsh(a) => (Shell::Zsh, a),
+    };
+    // Without the refused flags: completing a flag that is then refused would only mislead.
+    let mut command = pflag::apply(<Cli as clap::CommandFactory>::command());
+    if args.no_descriptions {
+        command = without_descriptions(command);
+    }
+    clap_complete::generate(kind, &mut command, "hoist", &mut std::io::stdout().lock());
+    Ok(0)
+}
+
+fn without_descriptions(command: clap::Command) -> clap::Command {
+    command
+        .about(None::<&str>)
+        .long_about(None::<&str>)
+        .mut_args(|a| a.help(None::<&str>).long_help(None::<&str>))
+        .mut_subcommands(without_descriptions)
 }
 
 #[cfg(test)]
@@ -916,17 +1123,6 @@ pub(crate) struct BuildArgs {
     /// CPU shares (relative weight) for RUN (legacy builder)
     #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
     pub cpu_shares: Option<u64>,
-    /// Options the legacy builder has that hoist cannot honour yet (a clear error)
-    #[arg(long = "cpuset-cpus", value_name = "string", hide = true)]
-    pub cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems", value_name = "string", hide = true)]
-    pub cpuset_mems: Option<String>,
-    #[arg(long = "memory-swap", value_name = "bytes", hide = true)]
-    pub memory_swap: Option<String>,
-    #[arg(long = "cgroup-parent", value_name = "string", hide = true)]
-    pub cgroup_parent: Option<String>,
-    #[arg(long = "security-opt", value_name = "strings", hide = true)]
-    pub security_opt: Vec<String>,
     /// Container isolation technology (only "default" on Linux)
     #[arg(long = "isolation", value_name = "string")]
     pub isolation: Option<String>,
@@ -952,15 +1148,15 @@ pub(crate) struct BuildArgs {
     #[arg(long = "metadata-file", value_name = "string")]
     pub metadata_file: Option<PathBuf>,
     /// Remove intermediate containers after a successful build (always, with hoist)
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    #[arg(long, action = ArgAction::Set, value_name = "bool")]
     pub rm: Option<bool>,
     /// Always remove intermediate containers (always, with hoist)
     #[arg(long = "force-rm")]
     pub force_rm: bool,
-    /// Skip image verification (no effect: hoist does not verify content trust)
-    #[arg(long = "disable-content-trust", num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    /// Skip image verification (hoist cannot verify content trust yet: only true is accepted)
+    #[arg(long = "disable-content-trust", action = ArgAction::Set, value_name = "bool")]
     pub disable_content_trust: Option<bool>,
-    /// PATH | URL | -
+    #[arg(value_name = "PATH | URL | -")]
     pub context: String,
 }
 

@@ -168,17 +168,6 @@ pub(crate) fn build(hoist: &Hoist, a: BuildArgs) -> Result<u8> {
             "--ssh is not supported by hoist yet: no SSH agent is forwarded to RUN (use --secret for keys)"
         );
     }
-    for (flag, set) in [
-        ("--cpuset-cpus", a.cpuset_cpus.is_some()),
-        ("--cpuset-mems", a.cpuset_mems.is_some()),
-        ("--memory-swap", a.memory_swap.is_some()),
-        ("--cgroup-parent", a.cgroup_parent.is_some()),
-        ("--security-opt", !a.security_opt.is_empty()),
-    ] {
-        if set {
-            bail!("{flag} is not supported by hoist build yet");
-        }
-    }
     if let Some(isolation) = a.isolation.as_deref()
         && !matches!(isolation, "default" | "process")
     {

@@ -26,8 +26,18 @@ use crate::output;
 /// Docker's exit status when the container could not be created or started for a reason of its own.
 const RUN_ERROR: u8 = 125;
 
-fn create_options(flags: &ContainerFlags, attach: bool) -> CreateOptions {
-    CreateOptions {
+fn create_options(flags: &ContainerFlags, attach: bool) -> Result<CreateOptions> {
+    let mut labels = Vec::new();
+    for file in &flags.label_file {
+        labels.extend(read_label_file(file)?);
+    }
+    labels.extend(flags.label.iter().cloned());
+    if let Some(isolation) = flags.isolation.as_deref()
+        && !matches!(isolation, "" | "default" | "process")
+    {
+        bail!("invalid isolation: {isolation:?} (only \"default\" on Linux)");
+    }
+    Ok(CreateOptions {
         image: flags.image().to_owned(),
         command: flags.command().to_vec(),
         name: flags.name.clone(),
@@ -39,7 +49,7 @@ fn create_options(flags: &ContainerFlags, attach: bool) -> CreateOptions {
         volumes: flags.volume.clone(),
         network: flags.network.clone(),
         hostname: flags.hostname.clone(),
-        labels: flags.label.clone(),
+        labels,
         tty: flags.tty,
         interactive: flags.interactive,
         attach,
@@ -47,7 +57,21 @@ fn create_options(flags: &ContainerFlags, attach: bool) -> CreateOptions {
         memory: flags.memory.clone(),
         cpus: flags.cpus.clone(),
         host_env: std::env::vars().collect::<BTreeMap<_, _>>(),
-    }
+        stop_signal: flags.stop_signal.clone(),
+        stop_timeout: flags.stop_timeout,
+    })
+}
+
+/// `--label-file`: one `key=value` label per line; blank lines and `#` comments skipped, as Docker reads it.
+fn read_label_file(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("open {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// The exit status Docker's CLI gives for an error of `run`/`create`/`start`.
@@ -69,19 +93,37 @@ fn report_run_error(e: &OpsError) -> u8 {
 
 /// Creates the container, pulling the image first when it is missing (`--pull missing`, Docker's default).
 fn create_pulling(hoist: &Hoist, flags: &ContainerFlags, attach: bool) -> Result<String, u8> {
-    let opts = create_options(flags, attach);
+    let fail = |message: String| {
+        let stop = if message.ends_with('.') { "" } else { "." };
+        eprintln!("hoist: {message}{stop}");
+        eprintln!("See 'hoist run --help'.");
+        RUN_ERROR
+    };
+    let opts = create_options(flags, attach).map_err(|e| fail(format!("{e:#}")))?;
+    crate::cli::refuse_content_trust(flags.disable_content_trust)
+        .map_err(|e| fail(format!("{e:#}")))?;
+    if let Some(path) = &flags.cidfile
+        && path.exists()
+    {
+        return Err(fail(format!(
+            "container ID file found, make sure the other container isn't running or delete {}",
+            path.display()
+        )));
+    }
     let pull = |hoist: &Hoist| -> Result<(), u8> {
         let args = PullArgs {
             all_tags: false,
-            disable_content_trust: true,
-            platform: None,
+            disable_content_trust: Some(true),
+            platform: flags.platform.clone(),
             quiet: true,
             name: flags.image().to_owned(),
         };
         // Quietly: the container's output owns stdout.
         match crate::cmd_transfer::pull_announcing(hoist, &args, false) {
             Ok(0) => {
-                eprintln!("Status: Downloaded image for {}", flags.image());
+                if !flags.quiet {
+                    eprintln!("Status: Downloaded image for {}", flags.image());
+                }
                 Ok(())
             }
             Ok(_) => Err(RUN_ERROR),
@@ -104,18 +146,36 @@ fn create_pulling(hoist: &Hoist, flags: &ContainerFlags, attach: bool) -> Result
             return Err(RUN_ERROR);
         }
     }
-    match hoist_ops::container::create::create(hoist, &opts) {
+    let id = match hoist_ops::container::create::create(hoist, &opts) {
         Ok(id) => Ok(id),
         Err(OpsError::NoSuchImage(_)) if flags.pull == "missing" => {
             let shown = hoist_spec::Reference::parse_normalized(flags.image())
                 .map(|r| r.with_default_tag().familiar())
                 .unwrap_or_else(|_| flags.image().to_owned());
-            eprintln!("Unable to find image '{shown}' locally");
+            if !flags.quiet {
+                eprintln!("Unable to find image '{shown}' locally");
+            }
             pull(hoist)?;
             hoist_ops::container::create::create(hoist, &opts).map_err(|e| report_run_error(&e))
         }
         Err(e) => Err(report_run_error(&e)),
+    }?;
+    if let Some(path) = &flags.cidfile {
+        // create_new: a file that appeared meanwhile is another container's.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(id.as_bytes()));
+        if let Err(e) = written {
+            let _ = hoist_ops::container::manage::remove(hoist, &id, true);
+            return Err(fail(format!(
+                "failed to write the container ID to {}: {e}",
+                path.display()
+            )));
+        }
     }
+    Ok(id)
 }
 
 pub(crate) fn create(hoist: &Hoist, a: &CreateArgs) -> Result<u8> {
@@ -312,8 +372,13 @@ fn for_each(names: &[String], mut action: impl FnMut(&str) -> Result<(), OpsErro
 
 pub(crate) fn stop(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
     let timeout = a.time.map(Duration::from_secs);
+    let signal = a
+        .signal
+        .as_deref()
+        .map(hoist_ops::container::manage::parse_signal)
+        .transpose()?;
     Ok(for_each(&a.containers, |name| {
-        hoist_ops::container::manage::stop(hoist, name, timeout)
+        hoist_ops::container::manage::stop(hoist, name, signal, timeout)
     }))
 }
 

@@ -18,19 +18,17 @@ mod cmd_registry;
 mod cmd_system;
 mod cmd_transfer;
 mod output;
+mod pflag;
 mod progress;
+mod refused;
 mod settings;
+mod usage;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 /// Listing thousands of images is allocation-bound; mimalloc halves that cost against glibc's malloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Exit status of a usage error (Docker uses 125 for its CLI's own errors).
-const USAGE_ERROR: u8 = 125;
 
 fn main() -> ExitCode {
     // The container runtime re-executes this binary; it must start before anything else (no threads,
@@ -43,22 +41,25 @@ fn main() -> ExitCode {
         let code = hoist_runtime::init_main(&args[1..]);
         return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255));
     }
-    run()
+    run(&args)
 }
 
 /// Parses the command line, runs the command, prints errors the way Docker does, and returns the status.
-fn run() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+fn run(args: &[std::ffi::OsString]) -> ExitCode {
+    let mut command = cli::command();
+    let cli = match cli::parse(&mut command, args) {
         Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => USAGE_ERROR,
+        Err(failure) => {
+            let rendered = match &failure {
+                cli::ParseFailure::Clap(e) => usage::render(&command, args, e),
+                cli::ParseFailure::Refused(r) => usage::render_refusal(&command, args, r),
             };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if rendered.status == 0 {
+                print!("{}", rendered.text);
+            } else {
+                eprint!("{}", rendered.text);
+            }
+            return ExitCode::from(rendered.status);
         }
     };
     // A registry logs every request by default, as distribution does; other commands stay quiet.
@@ -67,11 +68,12 @@ fn run() -> ExitCode {
         _ => "warn",
     };
     init_tracing(cli.debug, cli.log_level.as_deref(), default_level);
+    let error_status = cli.command.error_status();
     match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(error_status)
         }
     }
 }

@@ -110,8 +110,11 @@ fn default_root() -> PathBuf {
         .join("hoist")
 }
 
-/// Resolves settings from the command line, the environment and daemon.json.
-pub(crate) fn resolve(root_flag: Option<PathBuf>) -> Result<Settings> {
+/// Resolves settings from the command line (`--root`, `--config`), the environment and daemon.json.
+pub(crate) fn resolve(
+    root_flag: Option<PathBuf>,
+    config_flag: Option<PathBuf>,
+) -> Result<Settings> {
     let config_file = config_path()?;
     let daemon = match &config_file {
         Some(p) => read_daemon_json(p)?,
@@ -148,9 +151,12 @@ pub(crate) fn resolve(root_flag: Option<PathBuf>) -> Result<Settings> {
             .https_proxy
             .or_else(|| proxy_env("https_proxy")),
         no_proxy: daemon.proxies.no_proxy.or_else(|| proxy_env("no_proxy")),
-        docker_config_dir: std::env::var_os("DOCKER_CONFIG")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
+        docker_config_dir: config_flag
+            .or_else(|| {
+                std::env::var_os("DOCKER_CONFIG")
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+            })
             .or_else(|| home().map(|h| h.join(".docker")))
             .unwrap_or_else(|| PathBuf::from("/root/.docker")),
         storage_driver: std::env::var("HOIST_STORAGE_DRIVER")

@@ -1493,14 +1493,21 @@ fn annotations_shm_size_and_unsupported_flags() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     let weight = run_out(&h, &["weighted:1", "cat", "/w"]);
     assert!(weight == "20\n" || weight == "none\n", "{weight}");
+    // Flags hoist refuses are usage errors (Docker's 125) that name the flag.
     for flags in [
         ["--cpuset-cpus", "0"],
         ["--security-opt", "seccomp=unconfined"],
-        ["--isolation", "hyperv"],
     ] {
         let r = build(&h, &weighted, &flags);
-        assert_eq!(r.status, 1, "{flags:?}");
+        assert_eq!(r.status, 125, "{flags:?}");
+        assert!(
+            r.stderr.contains(flags[0]) && r.stderr.contains("not supported by hoist"),
+            "{}",
+            r.stderr
+        );
     }
+    let r = build(&h, &weighted, &["--isolation", "hyperv"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
     let r = build(&h, &ulimited, &["--ulimit", "nofiles=1"]);
     assert_eq!(r.status, 1);
     assert!(

@@ -694,6 +694,111 @@ fn commit_writes_the_changes_as_one_layer() {
     );
 }
 
+/// The seeds' `docker commit -a "someone" -m "snap" -p my_container myapp:snap` (`-p` is a boolean, never
+/// the container), and the `run`/`create` flags hoist reads as Docker does.
+#[test]
+fn seed_commit_line_and_docker_flags_of_create_and_stop() {
+    let Some(h) = setup("seed_commit_line_and_docker_flags_of_create_and_stop") else {
+        return;
+    };
+    h.ok(&[
+        "run",
+        "--name",
+        "my_container",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hi > /etc/snap",
+    ]);
+    let out = h.ok(&[
+        "commit",
+        "-a",
+        "someone",
+        "-m",
+        "snap",
+        "-p",
+        "my_container",
+        "myapp:snap",
+    ]);
+    assert!(out.starts_with("sha256:"), "{out}");
+    assert_eq!(
+        h.ok(&["inspect", "-f", "{{.Author}}|{{.Comment}}", "myapp:snap"]),
+        "someone|snap\n"
+    );
+    h.ok(&["commit", "--pause=false", "my_container", "myapp:unpaused"]);
+
+    let cidfile = h.path("cid");
+    let label_file = h.path("labels");
+    std::fs::write(&label_file, "# team labels\na=1\n\nb=2\n").unwrap();
+    let id = h.ok(&[
+        "create",
+        "-q",
+        "--cidfile",
+        path_str(&cidfile),
+        "--label-file",
+        path_str(&label_file),
+        "-l",
+        "c=3",
+        "--stop-signal",
+        "SIGUSR1",
+        "--stop-timeout",
+        "3",
+        "--isolation",
+        "default",
+        "--disable-content-trust",
+        "--name",
+        "flags",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    let id = id.trim();
+    assert_eq!(std::fs::read_to_string(&cidfile).unwrap(), id);
+    assert_eq!(
+        h.ok(&[
+            "container",
+            "inspect",
+            "-f",
+            "{{json .Config.Labels}}|{{.Config.StopSignal}}|{{.Config.StopTimeout}}",
+            "flags"
+        ]),
+        "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}|SIGUSR1|3\n"
+    );
+    // The ID file exists: Docker refuses, with its status for run/create errors, and creates nothing.
+    let before = h.ok(&["ps", "-aq"]);
+    let r = h.run(&["create", "--cidfile", path_str(&cidfile), IMAGE]);
+    assert_eq!(r.status, 125, "{r:?}");
+    assert!(r.stderr.contains("container ID file found"), "{}", r.stderr);
+    assert_eq!(h.ok(&["ps", "-aq"]), before);
+    let r = h.run(&["create", "--stop-signal", "SIGNOPE", IMAGE]);
+    assert_eq!(r.status, 125, "{r:?}");
+    let r = h.run(&["run", "--disable-content-trust=false", IMAGE, "true"]);
+    assert_eq!(r.status, 125, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("content trust is not supported by hoist yet"),
+        "{}",
+        r.stderr
+    );
+    let r = h.run(&["run", "--pull=never", "nosuch:1"]);
+    assert_eq!(r.status, 125, "{r:?}");
+
+    // `stop -s KILL` sends KILL at once (busybox's sleep as PID 1 ignores the default SIGTERM).
+    h.ok(&["start", "flags"]);
+    let started = Instant::now();
+    h.ok(&["stop", "-s", "KILL", "--timeout", "30", "flags"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        h.ok(&["inspect", "-f", "{{.State.ExitCode}}", "flags"]),
+        "137\n"
+    );
+    h.ok(&["rm", "flags", "my_container"]);
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

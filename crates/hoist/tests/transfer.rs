@@ -814,6 +814,106 @@ fn docker_hub_pull_through_registry_mirrors() {
 }
 
 #[test]
+fn docker_hub_pull_all_tags_through_registry_mirrors() {
+    let server = fresh();
+    let mirror = serve(&server, &[]);
+    let images: Vec<ImageFixture> = ["6", "7"]
+        .iter()
+        .map(|tag| {
+            ImageFixture::from_text(&format!("f etc/redis-version 644 {tag}"))
+                .tag(&format!("{}/library/redis:{tag}", mirror.addr))
+        })
+        .collect();
+    let seeder = fresh();
+    seeder.load(&docker_archive(&images));
+    exec_ok(
+        &seeder,
+        &["push", "-a", &format!("{}/library/redis", mirror.addr)],
+    );
+
+    // As for a single tag: the first mirror is down and Docker Hub is a dead endpoint, so the tag list
+    // has to come from the second mirror too.
+    let h = fresh();
+    let daemon = json!({
+        "registry-mirrors": [format!("http://127.0.0.1:{}", free_port()), format!("http://{}", mirror.addr)],
+        "registry-endpoints": {"docker.io": format!("http://127.0.0.1:{}", free_port())},
+    });
+    h.write("daemon.json", &serde_json::to_vec(&daemon).unwrap());
+    let out = exec_ok(&h, &["pull", "-a", "redis"]);
+    assert_line(&out, "6: Pulling from library/redis");
+    assert_line(&out, "7: Pulling from library/redis");
+    assert_eq!(out.lines().last(), Some("docker.io/library/redis"), "{out}");
+    for (tag, image) in ["6", "7"].iter().zip(&images) {
+        assert_eq!(
+            image_id(&h, &format!("redis:{tag}")),
+            image.id().to_string()
+        );
+    }
+    let images = exec_ok(&h, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let mut listed: Vec<&str> = images.lines().collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["redis:6", "redis:7"]);
+}
+
+/// The seeds' `docker pull --disable-content-trust nginx:latest`: the boolean flag never takes the image
+/// as its value. Asking for content trust, which hoist cannot verify yet, stops before any pull.
+#[test]
+fn seed_pull_with_disable_content_trust_and_content_trust_refused() {
+    let server = fresh();
+    let mirror = serve(&server, &[]);
+    let img = ImageFixture::from_text("f etc/nginx 644 trusted enough")
+        .tag(&format!("{}/library/nginx:latest", mirror.addr));
+    let seeder = fresh();
+    seeder.load(&docker_archive(std::slice::from_ref(&img)));
+    exec_ok(
+        &seeder,
+        &["push", &format!("{}/library/nginx:latest", mirror.addr)],
+    );
+    let h = fresh();
+    let daemon = json!({
+        "registry-mirrors": [format!("http://{}", mirror.addr)],
+        "registry-endpoints": {"docker.io": format!("http://127.0.0.1:{}", free_port())},
+    });
+    h.write("daemon.json", &serde_json::to_vec(&daemon).unwrap());
+
+    for refused in [
+        exec(
+            &h,
+            &["pull", "--disable-content-trust=false", "nginx:latest"],
+        ),
+        match command(&h)
+            .env("DOCKER_CONTENT_TRUST", "1")
+            .args(["pull", "nginx:latest"])
+            .output()
+        {
+            Ok(o) => o.into(),
+            Err(e) => panic!("running hoist: {e}"),
+        },
+    ] {
+        assert_eq!(refused.status, 1, "{refused:?}");
+        assert!(
+            refused
+                .stderr
+                .contains("content trust is not supported by hoist yet"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(exec_ok(&h, &["images", "-q"]), "");
+    }
+
+    let out = exec_ok(&h, &["pull", "--disable-content-trust", "nginx:latest"]);
+    assert_line(&out, "Status: Downloaded newer image for nginx:latest");
+    assert_eq!(image_id(&h, "nginx:latest"), img.id().to_string());
+    // The flag wins over the environment, as in Docker.
+    let trusted_env = command(&h)
+        .env("DOCKER_CONTENT_TRUST", "1")
+        .args(["pull", "--disable-content-trust=true", "-q", "nginx"])
+        .output()
+        .unwrap();
+    assert!(trusted_env.status.success(), "{trusted_env:?}");
+}
+
+#[test]
 fn registry_mirrors_for_other_registries_with_fallback() {
     let server = fresh();
     let origin = serve_hoist(&server, "origin-data", &[]);

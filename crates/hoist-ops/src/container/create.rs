@@ -46,6 +46,10 @@ pub struct CreateOptions {
     pub cpus: Option<String>,
     /// The caller's environment, for `-e KEY` and env-file lines without a value.
     pub host_env: BTreeMap<String, String>,
+    /// `--stop-signal`, over the image's STOPSIGNAL.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds, over Docker's 10.
+    pub stop_timeout: Option<i64>,
 }
 
 /// Docker's default `PATH`, used when the image sets none.
@@ -184,6 +188,13 @@ pub(crate) fn compose(
         config.working_dir = Some(dir.clone());
     }
     config.labels = Some(labels);
+    if let Some(signal) = &opts.stop_signal {
+        crate::container::manage::parse_signal(signal)?;
+        config.stop_signal = Some(signal.clone());
+    }
+    if let Some(timeout) = opts.stop_timeout {
+        config.stop_timeout = Some(timeout);
+    }
     // Build-time fields of the image config are not a container's.
     config.on_build = None;
     let extra = &mut config.extra;

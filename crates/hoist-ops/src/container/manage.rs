@@ -49,15 +49,21 @@ fn signal(container: &Container, sig: Signal) -> Result<(), OpsError> {
     }
 }
 
-/// `stop [-t N]`: the stop signal (SIGTERM unless the image says otherwise), then SIGKILL after `timeout`.
+/// `stop [-s SIGNAL] [-t N]`: `stop_signal` (else the image's, else SIGTERM), then SIGKILL after `timeout`.
 /// A container that is not running is left as it is (Docker prints its name all the same).
-pub fn stop(hoist: &Hoist, input: &str, timeout: Option<Duration>) -> Result<(), OpsError> {
+pub fn stop(
+    hoist: &Hoist,
+    input: &str,
+    stop_signal: Option<Signal>,
+    timeout: Option<Duration>,
+) -> Result<(), OpsError> {
     let container = find(hoist, input)?;
     if !container.is_running() {
         return Ok(());
     }
-    let stop_signal = match container.setup.config.stop_signal.as_deref() {
-        Some(s) if !s.is_empty() => parse_signal(s)?,
+    let stop_signal = match (stop_signal, container.setup.config.stop_signal.as_deref()) {
+        (Some(signal), _) => signal,
+        (None, Some(s)) if !s.is_empty() => parse_signal(s)?,
         _ => Signal::SIGTERM,
     };
     let timeout = timeout
