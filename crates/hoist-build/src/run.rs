@@ -27,6 +27,8 @@ struct RunPlan {
     cwd: String,
     network: NetworkMode,
     mounts: Vec<PlannedMount>,
+    /// `RUN --security=insecure` (allowed by `--allow security.insecure`): no confinement.
+    insecure: bool,
 }
 
 enum PlannedMount {
@@ -326,6 +328,7 @@ impl Builder<'_> {
             cwd,
             network,
             mounts,
+            insecure: run.security.as_deref() == Some("insecure"),
         })
     }
 
@@ -525,6 +528,12 @@ impl Builder<'_> {
             memory_limit: self.opts.memory,
             cpu_quota: self.opts.cpu_quota,
             cgroup_name: format!("hoist-{id}"),
+            // A RUN step is confined as a container is, as BuildKit confines it.
+            confinement: if plan.insecure {
+                hoist_runtime::Confinement::privileged()
+            } else {
+                hoist_runtime::Confinement::default()
+            },
         };
         let spec_file = work.path().join("spec.json");
         spec.save(&spec_file)?;

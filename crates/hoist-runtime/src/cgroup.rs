@@ -1,6 +1,8 @@
-//! The container's cgroup for memory and CPU limits, on cgroup v1 (one directory per controller
-//! hierarchy, below this process's own cgroup) or v2 (the unified hierarchy), detected from
-//! /proc/self/mountinfo and /proc/self/cgroup.
+//! The container's cgroup for memory, CPU and process-count limits and Docker's device rules, on cgroup
+//! v1 (one directory per controller hierarchy, below this process's own cgroup) or v2 (the unified
+//! hierarchy), detected from /proc/self/mountinfo and /proc/self/cgroup. Device rules need v1's devices
+//! controller; v2 enforces them with an eBPF program, which hoist does not load: there the runtime takes
+//! CAP_MKNOD away instead (see [`device_rules_enforced`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -131,9 +133,17 @@ pub(crate) struct Cgroup {
 const V2_PARENT: &str = "hoist";
 
 impl Cgroup {
-    /// Creates the cgroup for `spec`'s limits and sets them; `None` when no limit is asked for.
+    /// Creates the cgroup for `spec`'s limits and device rules and sets them; `None` when there is
+    /// nothing to set.
     pub(crate) fn create(spec: &ContainerSpec) -> Result<Option<Cgroup>, StartFailure> {
-        if spec.memory_limit.is_none() && spec.cpu_quota.is_none() {
+        let pids_limit = spec.confinement.pids_limit.filter(|l| *l > 0);
+        let devices = !spec.confinement.privileged;
+        if spec.memory_limit.is_none()
+            && spec.cpu_quota.is_none()
+            && spec.cpu_shares.is_none()
+            && pids_limit.is_none()
+            && !devices
+        {
             return Ok(None);
         }
         let name = spec.cgroup_name.as_str();
@@ -155,6 +165,16 @@ impl Cgroup {
         }
         if spec.cpu_quota.is_some() || spec.cpu_shares.is_some() {
             needed.push("cpu");
+        }
+        if pids_limit.is_some() {
+            needed.push("pids");
+        }
+        // Only v1 has a devices controller to write rules to.
+        if devices && v1_has(&mounts, "devices") {
+            needed.push("devices");
+        }
+        if needed.is_empty() {
+            return Ok(None);
         }
         let mut cgroup = Cgroup { dirs: Vec::new() };
         let result = cgroup.set_up(spec, name, &mounts, &proc_cgroup, &needed);
@@ -193,6 +213,17 @@ impl Cgroup {
                     "memory" => {
                         if let Some(limit) = spec.memory_limit {
                             write_file(&dir.join("memory.limit_in_bytes"), &limit.to_string())?;
+                        }
+                    }
+                    "pids" => {
+                        if let Some(limit) = spec.confinement.pids_limit.filter(|l| *l > 0) {
+                            write_file(&dir.join("pids.max"), &limit.to_string())?;
+                        }
+                    }
+                    "devices" => {
+                        write_file(&dir.join("devices.deny"), "a")?;
+                        for rule in device_rules(spec)? {
+                            write_file(&dir.join("devices.allow"), &rule)?;
                         }
                     }
                     _ => {
@@ -263,6 +294,9 @@ impl Cgroup {
         if let Some(shares) = spec.cpu_shares {
             write_file(&dir.join("cpu.weight"), &cpu_weight(shares).to_string())?;
         }
+        if let Some(limit) = spec.confinement.pids_limit.filter(|l| *l > 0) {
+            write_file(&dir.join("pids.max"), &limit.to_string())?;
+        }
         Ok(())
     }
 
@@ -301,6 +335,66 @@ impl Cgroup {
             Err(failures.join("; "))
         }
     }
+}
+
+fn v1_has(mounts: &[CgroupMount], controller: &str) -> bool {
+    mounts
+        .iter()
+        .any(|m| !m.unified && m.controllers.iter().any(|c| c == controller))
+}
+
+/// Whether this host can hold a container to Docker's device rules (v1's devices controller).
+pub(crate) fn device_rules_enforced() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|mountinfo| v1_has(&cgroup_mounts(&mountinfo), "devices"))
+}
+
+/// Docker's device rules (runc's defaults): any device node may be created, only these may be used,
+/// plus the `--device` ones with their permissions.
+const DEFAULT_DEVICE_RULES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
+
+fn device_rules(spec: &ContainerSpec) -> Result<Vec<String>, StartFailure> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut rules: Vec<String> = DEFAULT_DEVICE_RULES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect();
+    for device in &spec.confinement.devices {
+        let meta = std::fs::metadata(&device.host_path).map_err(|error| {
+            StartFailure::setup(format!("device {}", device.host_path.display()), error)
+        })?;
+        let kind = if meta.file_type().is_block_device() {
+            'b'
+        } else if meta.file_type().is_char_device() {
+            'c'
+        } else {
+            return Err(StartFailure::setup(
+                format!("device {}", device.host_path.display()),
+                "not a device node",
+            ));
+        };
+        let rdev = meta.rdev();
+        rules.push(format!(
+            "{kind} {}:{} {}",
+            nix::sys::stat::major(rdev),
+            nix::sys::stat::minor(rdev),
+            device.permissions
+        ));
+    }
+    Ok(rules)
 }
 
 /// cgroup v1 shares (2..=262144) to v2 weight (1..=10000), the conversion runc and systemd use.

@@ -75,7 +75,7 @@ pub(crate) fn errno_text(errno: nix::errno::Errno) -> String {
 }
 
 /// An I/O error's text in Go's wording when it carries an errno.
-pub(crate) fn io_error_text(error: &std::io::Error) -> String {
+pub fn io_error_text(error: &std::io::Error) -> String {
     match error.raw_os_error() {
         Some(code) => errno_text(nix::errno::Errno::from_raw(code)),
         None => error.to_string(),

@@ -29,8 +29,9 @@ use crate::command::{exec_failure, find_executable, path_variable};
 use crate::error::{StartFailure, io_error_text};
 use crate::netlink::bring_loopback_up;
 use crate::rootfs::set_up_root;
-use crate::spec::{ContainerSpec, NetworkMode};
+use crate::spec::{ContainerSpec, NetworkMode, SeccompPolicy};
 use crate::users::resolve_user;
+use crate::{capabilities, seccomp};
 
 /// argv[1] of stage 1: `<exe> __init <spec-file> <report-fd>`.
 pub const INIT_SUBCOMMAND: &str = "__init";
@@ -181,11 +182,16 @@ fn spawn_container(
 ) -> Result<Child, StartFailure> {
     // The mount namespace is stage 2's own (see `try_set_up_and_exec`): pivot_root moves the root of
     // every process of a mount namespace, and stage 1 must keep the host's view to clean up.
-    let mut flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID;
+    // A mount namespace of stage 1's own too, only for the read-only view of this binary below.
+    let mut flags = CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS;
     if spec.network == NetworkMode::Isolated {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     unshare(flags).map_err(|errno| StartFailure::setup("creating namespaces", errno))?;
+    let exe = read_only_self()?;
     let pipe = |what: &str| {
         pipe2(OFlag::O_CLOEXEC)
             .map_err(|errno| StartFailure::setup(format!("creating the {what} pipe"), errno))
@@ -195,7 +201,7 @@ fn spawn_container(
     inheritable(&error_write)
         .and_then(|()| inheritable(&sync_read))
         .map_err(|errno| StartFailure::setup("passing pipes to the container init", errno))?;
-    let spawned = Command::new("/proc/self/exe")
+    let spawned = Command::new(&exe)
         .arg(INIT_CHILD_SUBCOMMAND)
         .arg(spec_path)
         .arg(error_write.as_raw_fd().to_string())
@@ -232,6 +238,52 @@ fn spawn_container(
             String::from_utf8_lossy(&error_text).into_owned(),
         )
     }))
+}
+
+/// This binary, seen through a read-only bind mount of itself in stage 1's private mount namespace;
+/// stage 2 is started from it. Until its exec, stage 2 runs this binary inside the container, and a
+/// command of `/proc/self/exe` (or a `#!/proc/self/exe` script) would run it there for good: a process
+/// of the container could then reopen it for writing through /proc and replace the host's runtime
+/// (CVE-2019-5736). Through this mount every such open fails with EROFS.
+fn read_only_self() -> Result<std::path::PathBuf, StartFailure> {
+    let exe = std::fs::read_link("/proc/self/exe")
+        .map_err(|error| StartFailure::setup("reading /proc/self/exe", error))?;
+    if exe.to_string_lossy().ends_with(" (deleted)") || !exe.is_file() {
+        return Err(StartFailure::setup(
+            "protecting the runtime binary",
+            format!(
+                "{} was replaced or removed while hoist ran; run the new hoist",
+                exe.display()
+            ),
+        ));
+    }
+    let failed =
+        |what: &str, errno| StartFailure::setup(format!("{what} {}", exe.display()), errno);
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|errno| StartFailure::setup("making / private", errno))?;
+    mount(
+        Some(&exe),
+        &exe,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|errno| failed("bind-mounting", errno))?;
+    mount(
+        None::<&str>,
+        &exe,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(|errno| failed("making read-only", errno))?;
+    Ok(exe)
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
@@ -281,7 +333,7 @@ fn container_main(spec_path: &Path, error_fd: i32, sync_fd: i32) -> i32 {
             let mut byte = [0u8; 1];
             let _ = sync.read(&mut byte);
             drop(sync);
-            set_up_and_exec(spec_path)
+            set_up_and_exec(spec_path, errors.as_raw_fd())
         }
         Err(error) => StartFailure::setup("opening the sync pipe", error),
     };
@@ -290,14 +342,69 @@ fn container_main(spec_path: &Path, error_fd: i32, sync_fd: i32) -> i32 {
 }
 
 /// Builds the container around this process and execs its command; returns only on failure.
-fn set_up_and_exec(spec_path: &Path) -> StartFailure {
-    match try_set_up_and_exec(spec_path) {
+/// `error_fd` is the (close-on-exec) pipe that reports a failure; every other descriptor above stdio
+/// is closed before the command can see it.
+fn set_up_and_exec(spec_path: &Path, error_fd: i32) -> StartFailure {
+    match try_set_up_and_exec(spec_path, error_fd) {
         Ok(never) => match never {},
         Err(failure) => failure,
     }
 }
 
-fn try_set_up_and_exec(spec_path: &Path) -> Result<std::convert::Infallible, StartFailure> {
+/// Closes every descriptor above stdio but `keep`: a descriptor of the host's (a directory above all)
+/// left open would let the container reach the host through /proc/self/fd (CVE-2024-21626).
+fn close_inherited_fds(keep: i32) -> Result<(), StartFailure> {
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|error| StartFailure::setup("listing open descriptors", error))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open.into_iter().filter(|fd| *fd > 2 && *fd != keep) {
+        // The directory listing's own descriptor is already gone: EBADF is expected for it.
+        match nix::unistd::close(fd) {
+            Ok(()) | Err(nix::errno::Errno::EBADF) => {}
+            Err(errno) => {
+                return Err(StartFailure::setup(
+                    format!("closing descriptor {fd}"),
+                    errno,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The seccomp filter the spec asks for, compiled for the capabilities the container keeps.
+fn seccomp_filter(spec: &ContainerSpec) -> Result<Option<seccomp::Filter>, StartFailure> {
+    let confinement = &spec.confinement;
+    let profile = match &confinement.seccomp {
+        SeccompPolicy::Unconfined => return Ok(None),
+        _ if confinement.privileged => return Ok(None),
+        SeccompPolicy::Default => seccomp::Profile::docker_default(),
+        SeccompPolicy::Profile(json) => seccomp::Profile::parse(json)
+            .map_err(|error| StartFailure::setup("reading the seccomp profile", error))?,
+    };
+    let capabilities: Vec<&str> = confinement
+        .capabilities
+        .iter()
+        .map(String::as_str)
+        .collect();
+    seccomp::compile(&profile, &capabilities)
+        .map(Some)
+        .map_err(|error| StartFailure::setup("compiling the seccomp profile", error))
+}
+
+fn install_seccomp(filter: Option<&seccomp::Filter>) -> Result<(), StartFailure> {
+    match filter {
+        Some(filter) => seccomp::install(filter)
+            .map_err(|error| StartFailure::setup("installing the seccomp filter", error)),
+        None => Ok(()),
+    }
+}
+
+fn try_set_up_and_exec(
+    spec_path: &Path,
+    error_fd: i32,
+) -> Result<std::convert::Infallible, StartFailure> {
     // If stage 1 dies, so does the container, instead of running on unmonitored.
     let die_with_parent = || {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -315,6 +422,8 @@ fn try_set_up_and_exec(spec_path: &Path) -> Result<std::convert::Infallible, Sta
     let Some(command) = spec.args.first() else {
         return Err(StartFailure::NoCommand);
     };
+    // Read while the host's cgroup mounts are still in view.
+    let device_rules_enforced = crate::cgroup::device_rules_enforced();
     unshare(CloneFlags::CLONE_NEWNS)
         .map_err(|errno| StartFailure::setup("creating the mount namespace", errno))?;
     // Nothing mounted from here on may propagate back to the host.
@@ -376,6 +485,25 @@ fn try_set_up_and_exec(spec_path: &Path) -> Result<std::convert::Infallible, Sta
         )
         .map_err(|errno| StartFailure::setup(format!("setting ulimit {}", limit.name), errno))?;
     }
+    close_inherited_fds(error_fd)?;
+    let confinement = &spec.confinement;
+    let filter = seccomp_filter(&spec)?;
+    if !confinement.privileged {
+        let mut keep = confinement.capabilities.clone();
+        if !device_rules_enforced {
+            // Nothing would stop a device node made in the container from being opened.
+            keep.retain(|c| c != "CAP_MKNOD");
+        }
+        capabilities::restrict_to(&keep)?;
+    }
+    if confinement.no_new_privileges {
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|errno| StartFailure::setup("setting no_new_privs", errno))?;
+    } else {
+        // Without no_new_privs a filter needs CAP_SYS_ADMIN, which the user switch takes away: install
+        // it now (Docker's profile allows what is left to do), as runc does.
+        install_seccomp(filter.as_ref())?;
+    }
     let gids: Vec<Gid> = user
         .supplementary_gids
         .iter()
@@ -396,7 +524,21 @@ fn try_set_up_and_exec(spec_path: &Path) -> Result<std::convert::Infallible, Sta
         cwd: cwd.into(),
         reason: crate::error::errno_text(errno),
     })?;
+    // A working directory outside the root (reached through a descriptor or a mount) reads back as
+    // "(unreachable)/...": refuse it rather than start the command there.
+    match nix::unistd::getcwd() {
+        Ok(dir) if dir.is_absolute() => {}
+        _ => {
+            return Err(StartFailure::WorkingDirectory {
+                cwd: cwd.into(),
+                reason: "the working directory is outside the container".into(),
+            });
+        }
+    }
     let program = find_executable(command, path_variable(&env))?;
+    if confinement.no_new_privileges {
+        install_seccomp(filter.as_ref())?;
+    }
     let variables = env.iter().filter_map(|entry| entry.split_once('='));
     // std's exec resets the signal mask and SIGPIPE (which the Rust runtime ignores) to their defaults.
     let error = Command::new(&program)

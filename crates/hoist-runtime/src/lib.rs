@@ -8,6 +8,7 @@
 //! (stage 2, PID 1 of the new PID namespace: mounts, identity, exec). The binary's `main` must hand
 //! those two subcommands to [`init_main`] before doing anything else.
 
+pub mod capabilities;
 mod cgroup;
 mod command;
 mod error;
@@ -15,12 +16,16 @@ mod init;
 mod launch;
 mod netlink;
 mod rootfs;
+pub mod seccomp;
 mod spec;
 mod users;
 
-pub use error::{RuntimeError, StartFailure};
+pub use error::{RuntimeError, StartFailure, io_error_text};
 pub use init::{INIT_CHILD_SUBCOMMAND, INIT_SUBCOMMAND, init_main, is_init_subcommand};
 pub use launch::{
     ExitStatus, Pty, RunningContainer, Stdio3, open_pty, parse_signal, send_signal, start,
 };
-pub use spec::{BindMount, ContainerSpec, CpuQuota, NetworkMode, Rootfs, TmpfsMount, Ulimit};
+pub use spec::{
+    BindMount, Confinement, ContainerSpec, CpuQuota, Device, NetworkMode, Rootfs, SeccompPolicy,
+    TmpfsMount, Ulimit,
+};

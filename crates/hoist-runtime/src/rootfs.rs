@@ -9,7 +9,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::unistd::{chdir, pivot_root};
 
 use crate::error::StartFailure;
-use crate::spec::{BindMount, ContainerSpec, NetworkMode, Rootfs};
+use crate::spec::{BindMount, ContainerSpec, Device, NetworkMode, Rootfs};
 
 const NONE: Option<&str> = None;
 
@@ -233,6 +233,114 @@ fn bind_mount(root: &Path, bind: &BindMount) -> Result<(), StartFailure> {
 /// Host device nodes bind-mounted into the container's /dev (binding works where mknod is not allowed).
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
+/// What Docker hides from a container: files get /dev/null over them, directories an empty read-only
+/// tmpfs (a missing path is skipped).
+const MASKED_PATHS: &[&str] = &[
+    "proc/asound",
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
+
+/// What Docker leaves readable but not writable.
+const READ_ONLY_PATHS: &[&str] = &[
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+fn mask_paths(root: &Path) -> Result<(), StartFailure> {
+    for path in MASKED_PATHS {
+        let target = root.join(path);
+        let Ok(meta) = std::fs::symlink_metadata(&target) else {
+            continue;
+        };
+        let result = if meta.is_dir() {
+            mount(
+                Some("tmpfs"),
+                &target,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                NONE,
+            )
+        } else {
+            mount(Some("/dev/null"), &target, NONE, MsFlags::MS_BIND, NONE)
+        };
+        result.map_err(|errno| mount_failure("a mask", &target, errno))?;
+    }
+    for path in READ_ONLY_PATHS {
+        let target = root.join(path);
+        if std::fs::symlink_metadata(&target).is_err() {
+            continue;
+        }
+        mount(
+            Some(&target),
+            &target,
+            NONE,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        )
+        .and_then(|()| {
+            mount(
+                NONE,
+                &target,
+                NONE,
+                MsFlags::MS_BIND
+                    | MsFlags::MS_REMOUNT
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV
+                    | MsFlags::MS_NOEXEC,
+                NONE,
+            )
+        })
+        .map_err(|errno| mount_failure("read-only bind", &target, errno))?;
+    }
+    Ok(())
+}
+
+/// Binds a host device node at `container_path` (inside `root`).
+fn bind_device(root: &Path, host: &Path, container_path: &str) -> Result<(), StartFailure> {
+    let target = resolve_in_root(root, container_path)?;
+    if let Some(parent) = target.parent() {
+        create_dir_all(parent)?;
+    }
+    if std::fs::symlink_metadata(&target).is_err() {
+        std::fs::File::create(&target).map_err(|error| {
+            StartFailure::setup(format!("creating {}", target.display()), error)
+        })?;
+    }
+    mount(Some(host), &target, NONE, MsFlags::MS_BIND, NONE)
+        .map_err(|errno| mount_failure(&format!("bind of {}", host.display()), &target, errno))
+}
+
+/// Every character and block device directly in the host's /dev, for `--privileged`.
+fn host_devices() -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir("/dev") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_type()
+                .is_ok_and(|t| t.is_char_device() || t.is_block_device())
+        })
+        .map(|entry| entry.path())
+        .filter(|path| !path.ends_with("ptmx") && !path.ends_with("console"))
+        .collect()
+}
+
 fn mount_dev(root: &Path, shm_size: Option<u64>) -> Result<(), StartFailure> {
     let dev = root.join("dev");
     create_dir_all(&dev)?;
@@ -349,6 +457,25 @@ pub(crate) fn set_up_root(spec: &ContainerSpec) -> Result<(), StartFailure> {
         (Err(errno), NetworkMode::Isolated) => return Err(mount_failure("sysfs", &sys, errno)),
     }
     mount_dev(root, spec.shm_size)?;
+    let confinement = &spec.confinement;
+    if confinement.privileged {
+        for host in host_devices() {
+            let name = host.to_string_lossy().into_owned();
+            if std::fs::symlink_metadata(root.join(name.trim_start_matches('/'))).is_err() {
+                bind_device(root, &host, &name)?;
+            }
+        }
+    } else {
+        mask_paths(root)?;
+    }
+    for Device {
+        host_path,
+        container_path,
+        ..
+    } in &confinement.devices
+    {
+        bind_device(root, host_path, container_path)?;
+    }
     for bind in &spec.mounts {
         bind_mount(root, bind)?;
     }
@@ -368,7 +495,19 @@ pub(crate) fn set_up_root(spec: &ContainerSpec) -> Result<(), StartFailure> {
         )
         .map_err(|errno| mount_failure("tmpfs", &target, errno))?;
     }
-    pivot_into(root)
+    pivot_into(root)?;
+    if confinement.read_only_rootfs {
+        // Only the root itself: /proc, /dev, /dev/shm, the binds and tmpfs keep their own modes.
+        mount(
+            NONE,
+            "/",
+            NONE,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            NONE,
+        )
+        .map_err(|errno| mount_failure("read-only remount", Path::new("/"), errno))?;
+    }
+    Ok(())
 }
 
 /// pivot_root with the old root stacked under the new one (runc's `pivot_root(".", ".")`), then

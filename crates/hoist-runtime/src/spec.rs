@@ -48,9 +48,83 @@ pub struct ContainerSpec {
     pub memory_limit: Option<u64>,
     /// CPU bandwidth limit.
     pub cpu_quota: Option<CpuQuota>,
-    /// Name of the cgroup created (when a limit is set) under the runtime's parent cgroup and removed
-    /// after the container exits, e.g. `hoist-<id>`.
+    /// Name of the cgroup created under the runtime's parent cgroup and removed after the container
+    /// exits, e.g. `hoist-<id>`.
     pub cgroup_name: String,
+    /// What the container may do: Docker's default confinement unless loosened.
+    #[serde(default)]
+    pub confinement: Confinement,
+}
+
+/// Docker's default confinement and the ways `--privileged`, `--cap-add/--cap-drop`, `--security-opt`,
+/// `--read-only`, `--device` and `--pids-limit` change it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confinement {
+    /// Capabilities kept (Docker's names, `CAP_CHOWN`); everything else leaves the bounding set, so a
+    /// root process has exactly these and any other user none.
+    pub capabilities: Vec<String>,
+    /// `--privileged`: every capability, every host device, no seccomp filter, nothing masked.
+    pub privileged: bool,
+    pub seccomp: SeccompPolicy,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--read-only`: the root filesystem is mounted read-only.
+    pub read_only_rootfs: bool,
+    /// `--pids-limit` (none when `None` or not positive).
+    pub pids_limit: Option<i64>,
+    /// `--device` entries, added to Docker's default devices.
+    pub devices: Vec<Device>,
+}
+
+impl Default for Confinement {
+    fn default() -> Self {
+        Self {
+            capabilities: crate::capabilities::DOCKER_DEFAULT
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            privileged: false,
+            seccomp: SeccompPolicy::Default,
+            no_new_privileges: false,
+            read_only_rootfs: false,
+            pids_limit: None,
+            devices: Vec::new(),
+        }
+    }
+}
+
+impl Confinement {
+    /// No confinement at all (`--privileged`, a build's `--allow security.insecure`).
+    pub fn privileged() -> Self {
+        Self {
+            capabilities: crate::capabilities::all_names(),
+            privileged: true,
+            seccomp: SeccompPolicy::Unconfined,
+            ..Self::default()
+        }
+    }
+}
+
+/// Which seccomp filter the container gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeccompPolicy {
+    /// Docker's default profile.
+    Default,
+    /// `--security-opt seccomp=unconfined`.
+    Unconfined,
+    /// `--security-opt seccomp=FILE`: the profile's JSON, in Docker's format.
+    Profile(String),
+}
+
+/// A host device made available in the container (`--device /dev/fuse[:/dev/fuse][:rwm]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The host's device node.
+    pub host_path: PathBuf,
+    /// Where it appears in the container.
+    pub container_path: String,
+    /// Docker's cgroup permissions, some of `rwm`.
+    pub permissions: String,
 }
 
 /// The container's root filesystem.

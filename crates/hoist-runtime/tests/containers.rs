@@ -104,6 +104,7 @@ impl Fixture {
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::SeqCst)
             ),
+            confinement: Default::default(),
         }
     }
 

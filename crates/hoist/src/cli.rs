@@ -269,6 +269,33 @@ pub(crate) struct ContainerFlags {
     /// Container isolation technology (only "default" on Linux)
     #[arg(long, value_name = "string")]
     pub isolation: Option<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "list")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "list")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges)
+    #[arg(long = "security-opt", value_name = "list")]
+    pub security_opt: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int")]
+    pub pids_limit: Option<i64>,
+    /// Ulimit options
+    #[arg(long, value_name = "ulimit")]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Add a host device to the container
+    #[arg(long, value_name = "list")]
+    pub device: Vec<String>,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,

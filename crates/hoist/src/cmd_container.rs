@@ -59,6 +59,15 @@ fn create_options(flags: &ContainerFlags, attach: bool) -> Result<CreateOptions>
         host_env: std::env::vars().collect::<BTreeMap<_, _>>(),
         stop_signal: flags.stop_signal.clone(),
         stop_timeout: flags.stop_timeout,
+        cap_add: flags.cap_add.clone(),
+        cap_drop: flags.cap_drop.clone(),
+        privileged: flags.privileged,
+        security_opt: flags.security_opt.clone(),
+        read_only: flags.read_only,
+        pids_limit: flags.pids_limit,
+        ulimits: flags.ulimit.clone(),
+        shm_size: flags.shm_size.clone(),
+        devices: flags.device.clone(),
     })
 }
 

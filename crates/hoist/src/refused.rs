@@ -21,16 +21,16 @@ enum Why {
 /// Container flags of `run` and `create` for what the containers issue builds: confinement, networking and
 /// ports, volumes and mounts, devices, resources, health checks, restart policies, logging drivers.
 const CONTAINER_NOT_YET: &str = "--add-host= --annotation= -a,--attach= --blkio-weight= \
-    --blkio-weight-device= --cap-add= --cap-drop= --cgroup-parent= --cgroupns= --cpu-period= --cpu-quota= \
-    --cpu-rt-period= --cpu-rt-runtime= -c,--cpu-shares= --cpuset-cpus= --cpuset-mems= --device= \
+    --blkio-weight-device= --cgroup-parent= --cgroupns= --cpu-period= --cpu-quota= \
+    --cpu-rt-period= --cpu-rt-runtime= -c,--cpu-shares= --cpuset-cpus= --cpuset-mems= \
     --device-cgroup-rule= --device-read-bps= --device-read-iops= --device-write-bps= --device-write-iops= \
     --dns= --dns-option= --dns-search= --domainname= --expose= --gpus= --group-add= --health-cmd= \
     --health-interval= --health-retries= --health-start-interval= --health-start-period= \
     --health-timeout= --init --ip= --ip6= --ipc= --link= --link-local-ip= --log-driver= --log-opt= \
     --mac-address= --memory-reservation= --memory-swap= --memory-swappiness= --mount= --network-alias= \
-    --no-healthcheck --oom-kill-disable --oom-score-adj= --pid= --pids-limit= --privileged -p,--publish= \
-    -P,--publish-all --read-only --restart= --security-opt= --shm-size= --storage-opt= --sysctl= \
-    --tmpfs= --ulimit= --use-api-socket --userns= --uts= --volumes-from=";
+    --no-healthcheck --oom-kill-disable --oom-score-adj= --pid= -p,--publish= \
+    -P,--publish-all --restart= --storage-opt= --sysctl= \
+    --tmpfs= --use-api-socket --userns= --uts= --volumes-from=";
 
 /// Docker flags hoist does not have yet, per Docker command: `-s,--long=` takes a value, `--long` is a
 /// boolean.

@@ -10,7 +10,7 @@ use hoist_spec::ContainerConfig;
 use hoist_store::ContainerRecord;
 use serde_json::Value;
 
-use super::{ContainerSetup, HostSetup, RunState, container_dir, remove_tree};
+use super::{ContainerSetup, DeviceMapping, HostSetup, RunState, container_dir, remove_tree};
 use crate::{Hoist, OpsError};
 
 /// `create`/`run` flags that shape the container.
@@ -50,6 +50,24 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     /// `--stop-timeout` in seconds, over Docker's 10.
     pub stop_timeout: Option<i64>,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--security-opt` as typed (`seccomp=PATH` names a file, read here).
+    pub security_opt: Vec<String>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--ulimit`.
+    pub ulimits: Vec<String>,
+    /// `--shm-size` as typed (`128m`).
+    pub shm_size: Option<String>,
+    /// `--device`.
+    pub devices: Vec<String>,
 }
 
 /// Docker's default `PATH`, used when the image sets none.
@@ -272,12 +290,150 @@ fn host_setup(opts: &CreateOptions) -> Result<HostSetup, OpsError> {
             (cpus * 1e9).round() as i64
         }
     };
+    let normalize = |caps: &[String]| -> Result<Vec<String>, OpsError> {
+        // Validated against the full set the runtime will compute.
+        hoist_runtime::capabilities::with_changes(caps, &[]).map_err(OpsError::InvalidOption)?;
+        Ok(caps
+            .iter()
+            .map(|c| {
+                let upper = c.trim().to_ascii_uppercase();
+                if upper == "ALL" || upper.starts_with("CAP_") {
+                    upper
+                } else {
+                    format!("CAP_{upper}")
+                }
+            })
+            .collect())
+    };
+    let cap_add = normalize(&opts.cap_add)?;
+    let cap_drop = normalize(&opts.cap_drop)?;
+    let mut security_opt = Vec::new();
+    for option in &opts.security_opt {
+        security_opt.push(security_option(option)?);
+    }
+    for ulimit in &opts.ulimits {
+        hoist_runtime::Ulimit::parse(ulimit).map_err(OpsError::InvalidOption)?;
+    }
+    let shm_size = match &opts.shm_size {
+        None => 0,
+        Some(text) => {
+            let bytes = hoist_render::units::parse_ram_size(text).map_err(|_| {
+                OpsError::InvalidOption(format!(
+                    "invalid argument \"{text}\" for \"--shm-size\" flag: invalid size: '{text}'"
+                ))
+            })?;
+            if bytes <= 0 {
+                return Err(OpsError::InvalidOption(
+                    "SHM size can not be less than 0".to_owned(),
+                ));
+            }
+            bytes
+        }
+    };
+    let devices = opts
+        .devices
+        .iter()
+        .map(|d| device_mapping(d))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HostSetup {
         binds: opts.volumes.clone(),
         network_mode: network_mode.to_owned(),
         auto_remove: opts.auto_remove,
         memory,
         nano_cpus,
+        cap_add,
+        cap_drop,
+        privileged: opts.privileged,
+        security_opt,
+        readonly_rootfs: opts.read_only,
+        pids_limit: opts.pids_limit,
+        ulimits: opts.ulimits.clone(),
+        shm_size,
+        devices,
+    })
+}
+
+/// One `--security-opt`, checked and in the form Docker records: a seccomp profile file is read and its
+/// JSON kept (`seccomp=<json>`), so the container does not depend on the file later.
+fn security_option(option: &str) -> Result<String, OpsError> {
+    let invalid = || OpsError::InvalidOption(format!("Invalid --security-opt: {option:?}"));
+    // Docker still accepts the old `key:value` spelling.
+    let (key, value) = option
+        .split_once('=')
+        .or_else(|| option.split_once(':'))
+        .map_or((option, None), |(k, v)| (k, Some(v)));
+    match (key, value) {
+        ("no-new-privileges", None) => Ok("no-new-privileges".to_owned()),
+        ("no-new-privileges", Some(v)) => match v {
+            "true" => Ok("no-new-privileges".to_owned()),
+            "false" => Ok("no-new-privileges=false".to_owned()),
+            _ => Err(OpsError::InvalidOption(format!(
+                "invalid --security-opt 2: {option:?}"
+            ))),
+        },
+        ("seccomp", Some("unconfined")) => Ok("seccomp=unconfined".to_owned()),
+        ("seccomp", Some(path)) => {
+            let json = std::fs::read_to_string(path).map_err(|error| {
+                OpsError::InvalidOption(format!(
+                    "opening seccomp profile ({path}) failed: {}",
+                    hoist_runtime::io_error_text(&error)
+                ))
+            })?;
+            hoist_runtime::seccomp::Profile::parse(&json)
+                .map_err(|error| OpsError::InvalidOption(error.to_string()))?;
+            Ok(format!("seccomp={json}"))
+        }
+        ("apparmor", Some("unconfined")) | ("label", Some("disable")) => Ok(option.to_owned()),
+        ("apparmor" | "label", Some(_)) => Err(OpsError::InvalidOption(format!(
+            "--security-opt {option}: hoist confines containers with capabilities and seccomp, not \
+             AppArmor or SELinux profiles"
+        ))),
+        _ => Err(invalid()),
+    }
+}
+
+/// `--device HOST[:CONTAINER[:PERMISSIONS]]` as Docker reads it.
+fn device_mapping(text: &str) -> Result<DeviceMapping, OpsError> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let valid_permissions =
+        |p: &str| !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let (host, container, permissions) = match parts.as_slice() {
+        [host] => (*host, *host, "rwm"),
+        [host, third] if valid_permissions(third) => (*host, *host, *third),
+        [host, container] => (*host, *container, "rwm"),
+        [host, container, permissions] if valid_permissions(permissions) => {
+            (*host, *container, *permissions)
+        }
+        _ => {
+            return Err(OpsError::InvalidOption(format!(
+                "invalid device specification: {text}"
+            )));
+        }
+    };
+    if !container.starts_with('/') {
+        return Err(OpsError::InvalidOption(format!(
+            "invalid device specification: {text}: the container path must be absolute"
+        )));
+    }
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(host) {
+        Ok(meta) if meta.file_type().is_char_device() || meta.file_type().is_block_device() => {}
+        Ok(_) => {
+            return Err(OpsError::InvalidOption(format!(
+                "error gathering device information while adding custom device \"{host}\": not a device node"
+            )));
+        }
+        Err(error) => {
+            return Err(OpsError::InvalidOption(format!(
+                "error gathering device information while adding custom device \"{host}\": {}",
+                hoist_runtime::io_error_text(&error)
+            )));
+        }
+    }
+    Ok(DeviceMapping {
+        path_on_host: host.to_owned(),
+        path_in_container: container.to_owned(),
+        cgroup_permissions: permissions.to_owned(),
     })
 }
 

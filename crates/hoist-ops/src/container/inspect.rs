@@ -84,6 +84,20 @@ pub(crate) fn document(hoist: &Hoist, c: &Container) -> Value {
             "AutoRemove": host.auto_remove,
             "Memory": host.memory,
             "NanoCpus": host.nano_cpus,
+            "CapAdd": if host.cap_add.is_empty() { Value::Null } else { json!(host.cap_add) },
+            "CapDrop": if host.cap_drop.is_empty() { Value::Null } else { json!(host.cap_drop) },
+            "Privileged": host.privileged,
+            "SecurityOpt": if host.security_opt.is_empty() { Value::Null } else { json!(host.security_opt) },
+            "ReadonlyRootfs": host.readonly_rootfs,
+            "PidsLimit": host.pids_limit,
+            "ShmSize": if host.shm_size > 0 { host.shm_size } else { 64 << 20 },
+            "Devices": host.devices,
+            "Ulimits": host
+                .ulimits
+                .iter()
+                .filter_map(|u| hoist_runtime::Ulimit::parse(u).ok())
+                .map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard}))
+                .collect::<Vec<_>>(),
         }),
     );
     doc.insert("GraphDriver".into(), graph_driver(hoist, c));

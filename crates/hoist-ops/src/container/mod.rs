@@ -48,6 +48,40 @@ pub struct HostSetup {
     pub memory: i64,
     /// `--cpus` times 10^9 (0: no limit).
     pub nano_cpus: i64,
+    /// `--cap-add`, normalized (`CAP_NET_ADMIN`, `ALL`).
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, normalized.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub privileged: bool,
+    /// `--security-opt` as Docker records it (`seccomp=<the profile's JSON>`, `no-new-privileges`).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// `--read-only`.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+    /// `--ulimit NAME=SOFT[:HARD]`, as given.
+    #[serde(default)]
+    pub ulimits: Vec<String>,
+    /// `--shm-size` in bytes (0: Docker's 64 MiB).
+    #[serde(default)]
+    pub shm_size: i64,
+    /// `--device HOST[:CONTAINER[:PERMISSIONS]]`, resolved.
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
+}
+
+/// One `--device`, as Docker's `HostConfig.Devices` holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
 }
 
 /// Where a container is in its life. Docker's `State.Status` words.

@@ -278,14 +278,57 @@ fn runtime_spec(
         },
         mounts,
         tmpfs: Vec::new(),
-        shm_size: None,
-        ulimits: Vec::new(),
+        shm_size: u64::try_from(setup.host.shm_size).ok().filter(|s| *s > 0),
+        ulimits: setup
+            .host
+            .ulimits
+            .iter()
+            .map(|u| hoist_runtime::Ulimit::parse(u).map_err(OpsError::InvalidOption))
+            .collect::<Result<_, _>>()?,
         cpu_shares: None,
         tty: matches!(setup.config.extra.get("Tty"), Some(Value::Bool(true))),
         memory_limit: u64::try_from(setup.host.memory).ok().filter(|m| *m > 0),
         cpu_quota,
         cgroup_name: format!("hoist-{}", container.short_id()),
+        confinement: confinement(&setup.host)?,
     })
+}
+
+/// The runtime's confinement for what `create` recorded (Docker's defaults unless loosened).
+pub(crate) fn confinement(host: &super::HostSetup) -> Result<hoist_runtime::Confinement, OpsError> {
+    let mut confinement = if host.privileged {
+        hoist_runtime::Confinement::privileged()
+    } else {
+        hoist_runtime::Confinement {
+            capabilities: hoist_runtime::capabilities::with_changes(&host.cap_add, &host.cap_drop)
+                .map_err(OpsError::InvalidOption)?,
+            ..hoist_runtime::Confinement::default()
+        }
+    };
+    for option in &host.security_opt {
+        match option.split_once('=') {
+            Some(("seccomp", "unconfined")) => {
+                confinement.seccomp = hoist_runtime::SeccompPolicy::Unconfined;
+            }
+            Some(("seccomp", json)) if !host.privileged => {
+                confinement.seccomp = hoist_runtime::SeccompPolicy::Profile(json.to_owned());
+            }
+            None if option == "no-new-privileges" => confinement.no_new_privileges = true,
+            _ => {}
+        }
+    }
+    confinement.read_only_rootfs = host.readonly_rootfs;
+    confinement.pids_limit = host.pids_limit;
+    confinement.devices = host
+        .devices
+        .iter()
+        .map(|d| hoist_runtime::Device {
+            host_path: d.path_on_host.clone().into(),
+            container_path: d.path_in_container.clone(),
+            permissions: d.cgroup_permissions.clone(),
+        })
+        .collect();
+    Ok(confinement)
 }
 
 /// The container's stdio: a pty, or pipes for stdout and stderr (and stdin with `-i`).
