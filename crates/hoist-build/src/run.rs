@@ -466,6 +466,7 @@ impl Builder<'_> {
                     tmpfs.push(hoist_runtime::TmpfsMount {
                         destination: target.clone(),
                         size: *size,
+                        options: Vec::new(),
                     });
                     stubs.push(target.clone());
                 }

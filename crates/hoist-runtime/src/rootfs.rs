@@ -482,15 +482,12 @@ pub(crate) fn set_up_root(spec: &ContainerSpec) -> Result<(), StartFailure> {
     for tmpfs in &spec.tmpfs {
         let target = resolve_in_root(root, &tmpfs.destination)?;
         create_dir_all(&target)?;
-        let data = match tmpfs.size {
-            Some(size) => format!("mode=1777,size={size}"),
-            None => "mode=1777".to_owned(),
-        };
+        let (flags, data) = tmpfs_options(tmpfs);
         mount(
             Some("tmpfs"),
             &target,
             Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            flags,
             Some(data.as_str()),
         )
         .map_err(|errno| mount_failure("tmpfs", &target, errno))?;
@@ -508,6 +505,33 @@ pub(crate) fn set_up_root(spec: &ContainerSpec) -> Result<(), StartFailure> {
         .map_err(|errno| mount_failure("read-only remount", Path::new("/"), errno))?;
     }
     Ok(())
+}
+
+/// The mount flags and data of a tmpfs mount: nosuid and nodev unless the options say otherwise, mode
+/// 1777 unless given (as Docker mounts `--tmpfs`).
+fn tmpfs_options(tmpfs: &crate::spec::TmpfsMount) -> (MsFlags, String) {
+    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let mut data = Vec::new();
+    for option in &tmpfs.options {
+        match option.as_str() {
+            "ro" => flags |= MsFlags::MS_RDONLY,
+            "rw" => flags.remove(MsFlags::MS_RDONLY),
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            "exec" => flags.remove(MsFlags::MS_NOEXEC),
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "suid" => flags.remove(MsFlags::MS_NOSUID),
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "dev" => flags.remove(MsFlags::MS_NODEV),
+            other => data.push(other.to_owned()),
+        }
+    }
+    if !data.iter().any(|d| d.starts_with("mode=")) {
+        data.insert(0, "mode=1777".to_owned());
+    }
+    if let Some(size) = tmpfs.size {
+        data.push(format!("size={size}"));
+    }
+    (flags, data.join(","))
 }
 
 /// pivot_root with the old root stacked under the new one (runc's `pivot_root(".", ".")`), then

@@ -231,6 +231,10 @@ pub struct TmpfsMount {
     pub destination: String,
     /// Size limit in bytes (the kernel's default, half the RAM, when `None`).
     pub size: Option<u64>,
+    /// `--tmpfs` options beyond the size: `ro`, `noexec`, `exec`, `nosuid`, `suid`, `nodev`, `dev`,
+    /// `mode=`, `uid=`, `gid=`, `nr_inodes=`. Empty: writable, nosuid, nodev, mode 1777.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// CFS bandwidth: `quota_us` of CPU time per `period_us` (`--cpus 1.5` is 150000 per 100000).

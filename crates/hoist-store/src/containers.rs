@@ -70,6 +70,31 @@ impl Store {
         Ok(())
     }
 
+    /// Gives container `id` the name `name`. Fails with [`StoreError::ContainerNameInUse`] if another
+    /// container has it, and [`StoreError::ContainerNotFound`] if `id` is gone.
+    pub fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let holder: Option<String> = tx
+            .prepare_cached("SELECT id FROM containers WHERE name = ?1")?
+            .query_row([name], |row| row.get(0))
+            .optional()?;
+        if let Some(holder) = holder.filter(|holder| holder != id) {
+            return Err(StoreError::ContainerNameInUse {
+                name: name.to_owned(),
+                id: holder,
+            });
+        }
+        let changed = tx
+            .prepare_cached("UPDATE containers SET name = ?2 WHERE id = ?1")?
+            .execute(params![id, name])?;
+        if changed == 0 {
+            return Err(StoreError::ContainerNotFound { id: id.to_owned() });
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The container with exactly this ID.
     pub fn container(&self, id: &str) -> Result<Option<ContainerRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM containers WHERE id = ?1");

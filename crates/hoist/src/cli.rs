@@ -127,6 +127,14 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -192,6 +200,41 @@ pub(crate) enum ContainerCommand {
     Diff(DiffArgs),
     /// Display detailed information on one or more containers
     Inspect(InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WaitArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// Options for ps (default -ef)
+    #[arg(
+        value_name = "ps OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
 }
 
 /// The flags `create` and `run` share. `-h` is Docker's `--hostname`, so help is `--help` only.
@@ -296,6 +339,18 @@ pub(crate) struct ContainerFlags {
     /// Add a host device to the container
     #[arg(long, value_name = "list")]
     pub device: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long, value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period", value_name = "int")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", value_name = "int")]
+    pub cpu_quota: Option<i64>,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -1012,6 +1067,18 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Container(ContainerCommand::Inspect(a)) => {
             cmd_images::inspect_kind(&open()?, &a, Some("container"))
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            cmd_container::wait(&open()?, &a)
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            cmd_container::rename(&open()?, &a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            cmd_container::restart(&open()?, &a)
+        }
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
+            cmd_container::top(&open()?, &a)
         }
         Command::Monitor(a) => cmd_container::monitor(&open()?, &a),
         Command::Completion(_) => unreachable!("answered before settings are read"),

@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use crate::cli::{
     CommitArgs, ContainerFlags, ContainerPruneArgs, CreateArgs, DiffArgs, ExportArgs, KillArgs,
-    LogsArgs, MonitorArgs, PsArgs, PullArgs, RmArgs, RunArgs, StartArgs, StopArgs,
+    LogsArgs, MonitorArgs, PsArgs, PullArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs,
+    TopArgs, WaitArgs,
 };
 use crate::output;
 
@@ -68,6 +69,10 @@ fn create_options(flags: &ContainerFlags, attach: bool) -> Result<CreateOptions>
         ulimits: flags.ulimit.clone(),
         shm_size: flags.shm_size.clone(),
         devices: flags.device.clone(),
+        tmpfs: flags.tmpfs.clone(),
+        cpu_shares: flags.cpu_shares,
+        cpu_period: flags.cpu_period,
+        cpu_quota: flags.cpu_quota,
     })
 }
 
@@ -389,6 +394,72 @@ pub(crate) fn stop(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
     Ok(for_each(&a.containers, |name| {
         hoist_ops::container::manage::stop(hoist, name, signal, timeout)
     }))
+}
+
+pub(crate) fn restart(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
+    let timeout = a.time.map(Duration::from_secs);
+    let signal = a
+        .signal
+        .as_deref()
+        .map(hoist_ops::container::manage::parse_signal)
+        .transpose()?;
+    Ok(for_each(&a.containers, |name| {
+        hoist_ops::container::manage::restart(hoist, name, signal, timeout)
+    }))
+}
+
+/// `wait`: each container's exit code on its own line, as it stops.
+pub(crate) fn wait(hoist: &Hoist, a: &WaitArgs) -> Result<u8> {
+    let mut status = 0;
+    for name in &a.containers {
+        match hoist_ops::container::manage::wait(hoist, name) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
+pub(crate) fn rename(hoist: &Hoist, a: &RenameArgs) -> Result<u8> {
+    hoist_ops::container::manage::rename(hoist, &a.container, &a.new_name)?;
+    Ok(0)
+}
+
+/// `top`: the host's `ps` (with Docker's default `-ef`), keeping the header and the container's rows.
+pub(crate) fn top(hoist: &Hoist, a: &TopArgs) -> Result<u8> {
+    let (_, pids) = hoist_ops::container::manage::processes(hoist, &a.container)?;
+    let args: Vec<String> = if a.ps_args.is_empty() {
+        vec!["-ef".to_owned()]
+    } else {
+        a.ps_args.clone()
+    };
+    let output = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| anyhow::anyhow!("running ps: {e}"))?;
+    if !output.status.success() {
+        bail!("ps: {}", String::from_utf8_lossy(&output.stderr).trim_end());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let Some(pid_column) = header.split_whitespace().position(|c| c == "PID") else {
+        bail!("Couldn't find PID field in ps output");
+    };
+    println!("{header}");
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(pid_column)
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pids.contains(&pid)) {
+            println!("{line}");
+        }
+    }
+    Ok(0)
 }
 
 pub(crate) fn kill(hoist: &Hoist, a: &KillArgs) -> Result<u8> {

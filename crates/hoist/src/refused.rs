@@ -21,8 +21,8 @@ enum Why {
 /// Container flags of `run` and `create` for what the containers issue builds: confinement, networking and
 /// ports, volumes and mounts, devices, resources, health checks, restart policies, logging drivers.
 const CONTAINER_NOT_YET: &str = "--add-host= --annotation= -a,--attach= --blkio-weight= \
-    --blkio-weight-device= --cgroup-parent= --cgroupns= --cpu-period= --cpu-quota= \
-    --cpu-rt-period= --cpu-rt-runtime= -c,--cpu-shares= --cpuset-cpus= --cpuset-mems= \
+    --blkio-weight-device= --cgroup-parent= --cgroupns= \
+    --cpu-rt-period= --cpu-rt-runtime= --cpuset-cpus= --cpuset-mems= \
     --device-cgroup-rule= --device-read-bps= --device-read-iops= --device-write-bps= --device-write-iops= \
     --dns= --dns-option= --dns-search= --domainname= --expose= --gpus= --group-add= --health-cmd= \
     --health-interval= --health-retries= --health-start-interval= --health-start-period= \
@@ -30,7 +30,7 @@ const CONTAINER_NOT_YET: &str = "--add-host= --annotation= -a,--attach= --blkio-
     --mac-address= --memory-reservation= --memory-swap= --memory-swappiness= --mount= --network-alias= \
     --no-healthcheck --oom-kill-disable --oom-score-adj= --pid= -p,--publish= \
     -P,--publish-all --restart= --storage-opt= --sysctl= \
-    --tmpfs= --use-api-socket --userns= --uts= --volumes-from=";
+    --use-api-socket --userns= --uts= --volumes-from=";
 
 /// Docker flags hoist does not have yet, per Docker command: `-s,--long=` takes a value, `--long` is a
 /// boolean.
@@ -115,18 +115,10 @@ pub(crate) const MISSING_COMMANDS: &[(&str, Option<&str>)] = &[
     ("container unpause", None),
     ("port", None),
     ("container port", None),
-    ("rename", None),
-    ("container rename", None),
-    ("restart", None),
-    ("container restart", None),
     ("stats", None),
     ("container stats", None),
-    ("top", None),
-    ("container top", None),
     ("update", None),
     ("container update", None),
-    ("wait", None),
-    ("container wait", None),
     ("events", None),
     ("system events", None),
     ("manifest annotate", None),

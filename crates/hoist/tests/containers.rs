@@ -799,6 +799,125 @@ fn seed_commit_line_and_docker_flags_of_create_and_stop() {
     h.ok(&["rm", "flags", "my_container"]);
 }
 
+/// `wait`, `rename`, `restart`, `top` and the `--tmpfs` and CPU flags, as Docker's.
+#[test]
+fn wait_rename_restart_top_tmpfs_and_cpu_flags() {
+    let Some(h) = setup("wait_rename_restart_top_tmpfs_and_cpu_flags") else {
+        return;
+    };
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "w1",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    assert_eq!(h.ok(&["wait", "w1"]), "3\n");
+    assert_eq!(h.ok(&["container", "wait", "w1"]), "3\n");
+    let r = h.run(&["wait", "nosuch"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("No such container: nosuch"),
+        "{}",
+        r.stderr
+    );
+
+    h.ok(&["rename", "w1", "w2"]);
+    assert_eq!(h.ok(&["inspect", "-f", "{{.Name}}", "w2"]), "/w2\n");
+    assert!(h.run(&["inspect", "w1"]).status != 0);
+    h.ok(&["create", "--name", "other", IMAGE, "true"]);
+    let r = h.run(&["rename", "w2", "other"]);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("is already in use"), "{}", r.stderr);
+    let r = h.run(&["container", "rename", "w2", "w2"]);
+    assert!(
+        r.stderr.contains("same name as its current name"),
+        "{}",
+        r.stderr
+    );
+
+    // restart: a stopped container starts again (and runs its command again).
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r1",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo run >> /count; sleep 60",
+    ]);
+    assert_eq!(h.ok(&["restart", "-t", "1", "r1"]), "r1\n");
+    wait_until("the restarted container runs", 10, || {
+        h.ok(&["inspect", "-f", "{{.State.Running}}", "r1"]) == "true\n"
+    });
+    wait_until("the command ran twice", 10, || {
+        let exported = h.run(&["export", "r1"]);
+        exported.status == 0 && exported.stdout.contains("run\nrun\n")
+    });
+    // top: the container's processes through the host's ps, Docker's default columns.
+    let top = h.ok(&["top", "r1"]);
+    let mut lines = top.lines();
+    assert!(lines.next().unwrap_or_default().contains("PID"), "{top}");
+    assert!(top.contains("sleep 60"), "{top}");
+    assert!(!top.contains("hoist __monitor"), "{top}");
+    let pids = h.ok(&["container", "top", "r1", "-o", "pid"]);
+    assert!(pids.lines().count() >= 2, "{pids}");
+    h.ok(&["rm", "-f", "r1", "w2", "other"]);
+    let r = h.run(&["top", "nosuch"]);
+    assert_ne!(r.status, 0);
+
+    // --tmpfs with options; -c/--cpu-shares, --cpu-period/--cpu-quota recorded as Docker's.
+    let mounts = h.ok(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/scratch:rw,size=2m,mode=755",
+        IMAGE,
+        "sh",
+        "-c",
+        "grep ' /scratch ' /proc/mounts; stat -c %a /scratch",
+    ]);
+    assert!(
+        mounts.contains("tmpfs /scratch tmpfs rw,nosuid,nodev,noexec"),
+        "{mounts}"
+    );
+    assert!(mounts.contains("size=2048k"), "{mounts}");
+    assert!(mounts.ends_with("755\n"), "{mounts}");
+    let r = h.run(&["run", "--rm", "--tmpfs", "/x:bogus", IMAGE, "true"]);
+    assert_eq!(r.status, 125, "{r:?}");
+    h.ok(&[
+        "create",
+        "--name",
+        "cpu",
+        "-c",
+        "512",
+        "--cpu-period",
+        "50000",
+        "--cpu-quota",
+        "25000",
+        IMAGE,
+        "true",
+    ]);
+    assert_eq!(
+        h.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.CpuShares}} {{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}}",
+            "cpu"
+        ]),
+        "512 50000 25000\n"
+    );
+    h.ok(&["start", "-a", "cpu"]);
+    let r = h.run(&["create", "--cpus", "1", "--cpu-quota", "5000", IMAGE]);
+    assert_eq!(r.status, 125);
+    assert!(r.stderr.contains("Conflicting options"), "{}", r.stderr);
+    h.ok(&["rm", "cpu"]);
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

@@ -68,6 +68,14 @@ pub struct CreateOptions {
     pub shm_size: Option<String>,
     /// `--device`.
     pub devices: Vec<String>,
+    /// `--tmpfs PATH[:OPTIONS]`.
+    pub tmpfs: Vec<String>,
+    /// `-c/--cpu-shares`.
+    pub cpu_shares: Option<i64>,
+    /// `--cpu-period`.
+    pub cpu_period: Option<i64>,
+    /// `--cpu-quota`.
+    pub cpu_quota: Option<i64>,
 }
 
 /// Docker's default `PATH`, used when the image sets none.
@@ -335,6 +343,43 @@ fn host_setup(opts: &CreateOptions) -> Result<HostSetup, OpsError> {
         .iter()
         .map(|d| device_mapping(d))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut tmpfs = std::collections::BTreeMap::new();
+    for spec in &opts.tmpfs {
+        let (path, options) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
+        if !path.starts_with('/') {
+            return Err(OpsError::InvalidOption(format!(
+                "invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute"
+            )));
+        }
+        tmpfs_mount(path, options)?;
+        tmpfs.insert(path.to_owned(), options.to_owned());
+    }
+    if opts.cpus.is_some() {
+        for (set, what) in [
+            (opts.cpu_quota.is_some_and(|q| q > 0), "CPU Quota"),
+            (opts.cpu_period.is_some_and(|p| p > 0), "CPU Period"),
+        ] {
+            if set {
+                return Err(OpsError::InvalidOption(format!(
+                    "Conflicting options: Nano CPUs and {what} cannot both be set"
+                )));
+            }
+        }
+    }
+    if opts.cpu_quota.is_some_and(|q| q > 0 && q < 1000) {
+        return Err(OpsError::InvalidOption(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".to_owned(),
+        ));
+    }
+    if opts
+        .cpu_period
+        .is_some_and(|p| p != 0 && !(1000..=1_000_000).contains(&p))
+    {
+        return Err(OpsError::InvalidOption(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .to_owned(),
+        ));
+    }
     Ok(HostSetup {
         binds: opts.volumes.clone(),
         network_mode: network_mode.to_owned(),
@@ -350,7 +395,55 @@ fn host_setup(opts: &CreateOptions) -> Result<HostSetup, OpsError> {
         ulimits: opts.ulimits.clone(),
         shm_size,
         devices,
+        tmpfs,
+        cpu_shares: opts.cpu_shares.unwrap_or(0),
+        cpu_period: opts.cpu_period.unwrap_or(0),
+        cpu_quota: opts.cpu_quota.unwrap_or(0),
     })
+}
+
+/// The runtime's tmpfs mount for `--tmpfs PATH:OPTIONS` (`size=64m`, `mode=755`, `ro`, `noexec`, ...).
+pub(crate) fn tmpfs_mount(
+    path: &str,
+    options: &str,
+) -> Result<hoist_runtime::TmpfsMount, OpsError> {
+    let mut mount = hoist_runtime::TmpfsMount {
+        destination: path.to_owned(),
+        size: None,
+        options: Vec::new(),
+    };
+    for option in options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let invalid = || {
+            OpsError::InvalidOption(format!(
+                "invalid mount config for type \"tmpfs\": invalid tmpfs option {option:?}"
+            ))
+        };
+        match option.split_once('=') {
+            Some(("size", value)) => {
+                let bytes = hoist_render::units::parse_ram_size(value).map_err(|_| invalid())?;
+                mount.size = u64::try_from(bytes).ok();
+            }
+            Some(("mode", value)) if u32::from_str_radix(value, 8).is_ok() => {
+                mount.options.push(option.to_owned());
+            }
+            Some(("uid" | "gid" | "nr_inodes", value)) if value.parse::<u64>().is_ok() => {
+                mount.options.push(option.to_owned());
+            }
+            None if matches!(
+                option,
+                "ro" | "rw" | "noexec" | "exec" | "nosuid" | "suid" | "nodev" | "dev"
+            ) =>
+            {
+                mount.options.push(option.to_owned());
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    // Docker's defaults for --tmpfs: noexec, nosuid, nodev unless the options say otherwise.
+    if !mount.options.iter().any(|o| o == "exec") {
+        mount.options.insert(0, "noexec".to_owned());
+    }
+    Ok(mount)
 }
 
 /// One `--security-opt`, checked and in the form Docker records: a seccomp profile file is read and its
@@ -605,7 +698,7 @@ fn resolv_without_loopback(host: &str) -> String {
 }
 
 /// Docker's rule for container names.
-fn check_name(name: &str) -> Result<(), OpsError> {
+pub(crate) fn check_name(name: &str) -> Result<(), OpsError> {
     let mut bytes = name.bytes();
     let valid = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
         && name.len() >= 2

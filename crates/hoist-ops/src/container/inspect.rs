@@ -92,6 +92,10 @@ pub(crate) fn document(hoist: &Hoist, c: &Container) -> Value {
             "PidsLimit": host.pids_limit,
             "ShmSize": if host.shm_size > 0 { host.shm_size } else { 64 << 20 },
             "Devices": host.devices,
+            "Tmpfs": if host.tmpfs.is_empty() { Value::Null } else { json!(host.tmpfs) },
+            "CpuShares": host.cpu_shares,
+            "CpuPeriod": host.cpu_period,
+            "CpuQuota": host.cpu_quota,
             "Ulimits": host
                 .ulimits
                 .iter()

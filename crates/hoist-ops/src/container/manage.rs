@@ -1,4 +1,5 @@
-//! Managing containers that exist: `stop`, `kill`, `rm`, `container prune` and reading `logs`.
+//! Managing containers that exist: `stop`, `kill`, `restart`, `wait`, `rename`, `rm`, `container prune`,
+//! their processes for `top`, and reading `logs`.
 //!
 //! Signals go straight to the container's PID 1 (its host PID is in the state); the process that
 //! waits for the container records the exit, so these commands wait for that record rather than for
@@ -242,6 +243,74 @@ pub fn logs(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `wait`: blocks until the container is not running and returns its exit code.
+pub fn wait(hoist: &Hoist, input: &str) -> Result<i32, OpsError> {
+    let container = find(hoist, input)?;
+    loop {
+        let now = wait_stopped(hoist, &container.id, Duration::from_secs(3600))?;
+        if !now.is_running() {
+            return Ok(now.state.exit_code);
+        }
+    }
+}
+
+/// `rename OLD NEW`, with Docker's checks and wording.
+pub fn rename(hoist: &Hoist, input: &str, new_name: &str) -> Result<(), OpsError> {
+    let container = find(hoist, input)?;
+    let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+    if new_name.is_empty() {
+        return Err(OpsError::InvalidOption(
+            "Neither old nor new names may be empty".to_owned(),
+        ));
+    }
+    if new_name == container.name {
+        return Err(OpsError::InvalidOption(
+            "Renaming a container with the same name as its current name".to_owned(),
+        ));
+    }
+    super::create::check_name(new_name)?;
+    hoist.store.rename_container(&container.id, new_name)?;
+    Ok(())
+}
+
+/// `restart [-s SIGNAL] [-t N]`: stops a running container as `stop` does, then starts it detached.
+pub fn restart(
+    hoist: &Hoist,
+    input: &str,
+    stop_signal: Option<Signal>,
+    timeout: Option<Duration>,
+) -> Result<(), OpsError> {
+    let container = find(hoist, input)?;
+    stop(hoist, &container.id, stop_signal, timeout)?;
+    super::run::start_detached(hoist, &container.id)
+}
+
+/// The host PIDs of every process in the container (its PID namespace).
+pub fn processes(hoist: &Hoist, input: &str) -> Result<(Container, Vec<u32>), OpsError> {
+    let container = find(hoist, input)?;
+    if !container.is_running() {
+        return Err(OpsError::InvalidOption(format!(
+            "Container {} is not running",
+            container.id
+        )));
+    }
+    let namespace = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(own) = namespace(&container.state.pid.to_string()) else {
+        return Ok((container, Vec::new()));
+    };
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(|error| OpsError::Input {
+            source_name: "/proc".to_owned(),
+            error,
+        })?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| namespace(&pid.to_string()).as_ref() == Some(&own))
+        .collect();
+    pids.sort_unstable();
+    Ok((container, pids))
 }
 
 #[cfg(test)]

@@ -73,6 +73,18 @@ pub struct HostSetup {
     /// `--device HOST[:CONTAINER[:PERMISSIONS]]`, resolved.
     #[serde(default)]
     pub devices: Vec<DeviceMapping>,
+    /// `--tmpfs PATH[:OPTIONS]`: path to its options, as Docker's `HostConfig.Tmpfs`.
+    #[serde(default)]
+    pub tmpfs: std::collections::BTreeMap<String, String>,
+    /// `-c/--cpu-shares` (0: the default weight).
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// `--cpu-period` in microseconds (0: 100000 when a quota is set).
+    #[serde(default)]
+    pub cpu_period: i64,
+    /// `--cpu-quota` in microseconds per period (0: none).
+    #[serde(default)]
+    pub cpu_quota: i64,
 }
 
 /// One `--device`, as Docker's `HostConfig.Devices` holds it.

@@ -252,10 +252,28 @@ fn runtime_spec(
         Some(Value::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let cpu_quota = (setup.host.nano_cpus > 0).then_some(hoist_runtime::CpuQuota {
-        period_us: 100_000,
-        quota_us: setup.host.nano_cpus / 10_000,
-    });
+    let cpu_quota = if setup.host.nano_cpus > 0 {
+        Some(hoist_runtime::CpuQuota {
+            period_us: 100_000,
+            quota_us: setup.host.nano_cpus / 10_000,
+        })
+    } else if setup.host.cpu_quota > 0 {
+        Some(hoist_runtime::CpuQuota {
+            period_us: u64::try_from(setup.host.cpu_period)
+                .ok()
+                .filter(|p| *p > 0)
+                .unwrap_or(100_000),
+            quota_us: setup.host.cpu_quota,
+        })
+    } else {
+        None
+    };
+    let tmpfs = setup
+        .host
+        .tmpfs
+        .iter()
+        .map(|(path, options)| super::create::tmpfs_mount(path, options))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(hoist_runtime::ContainerSpec {
         rootfs,
         mount_point: dir.join("rootfs"),
@@ -277,7 +295,7 @@ fn runtime_spec(
             hoist_runtime::NetworkMode::Isolated
         },
         mounts,
-        tmpfs: Vec::new(),
+        tmpfs,
         shm_size: u64::try_from(setup.host.shm_size).ok().filter(|s| *s > 0),
         ulimits: setup
             .host
@@ -285,7 +303,7 @@ fn runtime_spec(
             .iter()
             .map(|u| hoist_runtime::Ulimit::parse(u).map_err(OpsError::InvalidOption))
             .collect::<Result<_, _>>()?,
-        cpu_shares: None,
+        cpu_shares: u64::try_from(setup.host.cpu_shares).ok().filter(|s| *s > 0),
         tty: matches!(setup.config.extra.get("Tty"), Some(Value::Bool(true))),
         memory_limit: u64::try_from(setup.host.memory).ok().filter(|m| *m > 0),
         cpu_quota,
