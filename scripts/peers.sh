@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 state=.peers
 mkdir -p "$state"
 
-packages=(docker.io docker-registry skopeo umoci busybox-static apache2-utils hyperfine jq time xz-utils bzip2 zstd curl openssl)
+packages=(docker.io docker-registry skopeo umoci busybox-static apache2-utils slirp4netns hyperfine jq time xz-utils bzip2 zstd curl openssl)
 
 install() {
   local missing=()

@@ -535,6 +535,7 @@ impl Builder<'_> {
             } else {
                 hoist_runtime::Confinement::default()
             },
+            slirp: None,
         };
         let spec_file = work.path().join("spec.json");
         spec.save(&spec_file)?;

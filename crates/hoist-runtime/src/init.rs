@@ -130,9 +130,11 @@ fn monitor_main(spec_path: &Path, report_fd: i32) -> i32 {
         mut child,
         signals,
         cgroup,
+        slirp,
     } = started;
     write_line(&mut report, "started", &child.id().to_string());
     let code = forward_signals_until_exit(&mut child, &signals);
+    drop(slirp);
     if let Some(Err(detail)) = cgroup.map(|cgroup| cgroup.remove()) {
         let detail = serde_json::to_string(&detail).unwrap_or_else(|_| "null".into());
         write_line(&mut report, "cleanup-failed", &detail);
@@ -144,6 +146,8 @@ struct Started {
     child: Child,
     signals: SignalFd,
     cgroup: Option<Cgroup>,
+    /// Lives as long as the container: dropping it ends slirp4netns.
+    slirp: Option<crate::slirp::Slirp>,
 }
 
 fn start_container(spec_path: &Path) -> Result<Started, StartFailure> {
@@ -160,10 +164,11 @@ fn start_container(spec_path: &Path) -> Result<Started, StartFailure> {
         .map_err(|errno| StartFailure::setup("creating a signalfd", errno))?;
     let cgroup = Cgroup::create(&spec)?;
     match spawn_container(&spec, spec_path, cgroup.as_ref()) {
-        Ok(child) => Ok(Started {
+        Ok((child, slirp)) => Ok(Started {
             child,
             signals,
             cgroup,
+            slirp,
         }),
         Err(failure) => {
             if let Some(cgroup) = &cgroup {
@@ -179,7 +184,7 @@ fn spawn_container(
     spec: &ContainerSpec,
     spec_path: &Path,
     cgroup: Option<&Cgroup>,
-) -> Result<Child, StartFailure> {
+) -> Result<(Child, Option<crate::slirp::Slirp>), StartFailure> {
     // The mount namespace is stage 2's own (see `try_set_up_and_exec`): pivot_root moves the root of
     // every process of a mount namespace, and stage 1 must keep the host's view to clean up.
     // A mount namespace of stage 1's own too, only for the read-only view of this binary below.
@@ -187,7 +192,13 @@ fn spawn_container(
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNS;
-    if spec.network == NetworkMode::Isolated {
+    // With slirp4netns the network namespace is made first, and slirp4netns started in the host's,
+    // before the PID namespace exists: started after, it would be a process of the container's.
+    let slirp = match (&spec.slirp, spec.network) {
+        (Some(network), NetworkMode::Isolated) => Some(crate::slirp::network_namespace(network)?),
+        _ => None,
+    };
+    if spec.network == NetworkMode::Isolated && slirp.is_none() {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     unshare(flags).map_err(|errno| StartFailure::setup("creating namespaces", errno))?;
@@ -211,6 +222,8 @@ fn spawn_container(
     drop(sync_read);
     let mut child =
         spawned.map_err(|error| StartFailure::setup("starting the container init", error))?;
+    let mut error_read = File::from(error_read);
+    let mut error_text = Vec::new();
     if let Some(Err(failure)) = cgroup.map(|cgroup| cgroup.add(child.id())) {
         // Dropping the sync pipe lets it run, so kill it first; it has not touched anything yet.
         let _ = child.kill();
@@ -218,8 +231,7 @@ fn spawn_container(
         return Err(failure);
     }
     drop(sync_write);
-    let mut error_text = Vec::new();
-    let read = File::from(error_read).read_to_end(&mut error_text);
+    let read = error_read.read_to_end(&mut error_text);
     if let Err(error) = read {
         let _ = child.kill();
         let _ = child.wait();
@@ -229,7 +241,7 @@ fn spawn_container(
         ));
     }
     if error_text.is_empty() {
-        return Ok(child);
+        return Ok((child, slirp));
     }
     let _ = child.wait();
     Err(serde_json::from_slice(&error_text).unwrap_or_else(|_| {

@@ -17,6 +17,7 @@ mod launch;
 mod netlink;
 mod rootfs;
 pub mod seccomp;
+mod slirp;
 mod spec;
 mod users;
 
@@ -26,6 +27,6 @@ pub use launch::{
     ExitStatus, Pty, RunningContainer, Stdio3, open_pty, parse_signal, send_signal, start,
 };
 pub use spec::{
-    BindMount, Confinement, ContainerSpec, CpuQuota, Device, NetworkMode, Rootfs, SeccompPolicy,
-    TmpfsMount, Ulimit,
+    BindMount, Confinement, ContainerSpec, CpuQuota, Device, NetworkMode, PortForward, Rootfs,
+    SeccompPolicy, SlirpNetwork, TmpfsMount, Ulimit,
 };

@@ -54,6 +54,30 @@ pub struct ContainerSpec {
     /// What the container may do: Docker's default confinement unless loosened.
     #[serde(default)]
     pub confinement: Confinement,
+    /// With [`NetworkMode::Isolated`]: reach the outside and publish ports through slirp4netns (a
+    /// user-mode TCP/IP stack on the host's side, so no bridge, veth or firewall rule is made).
+    #[serde(default)]
+    pub slirp: Option<SlirpNetwork>,
+}
+
+/// A container network through slirp4netns: `tap0` at 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlirpNetwork {
+    /// Where slirp4netns's API socket goes (a path that does not exist yet).
+    pub api_socket: PathBuf,
+    /// Host ports forwarded to the container.
+    pub ports: Vec<PortForward>,
+}
+
+/// One published port (`-p HOST_IP:HOST_PORT:CONTAINER_PORT/PROTO`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortForward {
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The host address to listen on (`0.0.0.0` for all).
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
 }
 
 /// Docker's default confinement and the ways `--privileged`, `--cap-add/--cap-drop`, `--security-opt`,

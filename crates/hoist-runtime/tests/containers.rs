@@ -105,6 +105,7 @@ impl Fixture {
                 COUNTER.fetch_add(1, Ordering::SeqCst)
             ),
             confinement: Default::default(),
+            slirp: None,
         }
     }
 

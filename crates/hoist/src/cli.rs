@@ -135,6 +135,8 @@ pub(crate) enum Command {
     Restart(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -208,6 +210,16 @@ pub(crate) enum ContainerCommand {
     Restart(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PortArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub private: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -261,7 +273,7 @@ pub(crate) struct ContainerFlags {
     /// Bind mount a volume (HOST-DIR:CONTAINER-DIR[:ro])
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
-    /// Connect a container to a network ("none", the default, or "host")
+    /// Connect a container to a network ("none", the default; "bridge", through slirp4netns; "host")
     #[arg(long, alias = "net", value_name = "network")]
     pub network: Option<String>,
     /// Container host name
@@ -342,6 +354,15 @@ pub(crate) struct ContainerFlags {
     /// Mount a tmpfs directory
     #[arg(long, value_name = "list")]
     pub tmpfs: Vec<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long, value_name = "list")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "list")]
+    pub expose: Vec<String>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
     pub cpu_shares: Option<i64>,
@@ -1079,6 +1100,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
             cmd_container::top(&open()?, &a)
+        }
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
+            cmd_container::port(&open()?, &a)
         }
         Command::Monitor(a) => cmd_container::monitor(&open()?, &a),
         Command::Completion(_) => unreachable!("answered before settings are read"),

@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use crate::cli::{
     CommitArgs, ContainerFlags, ContainerPruneArgs, CreateArgs, DiffArgs, ExportArgs, KillArgs,
-    LogsArgs, MonitorArgs, PsArgs, PullArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs,
-    TopArgs, WaitArgs,
+    LogsArgs, MonitorArgs, PortArgs, PsArgs, PullArgs, RenameArgs, RmArgs, RunArgs, StartArgs,
+    StopArgs, TopArgs, WaitArgs,
 };
 use crate::output;
 
@@ -70,6 +70,9 @@ fn create_options(flags: &ContainerFlags, attach: bool) -> Result<CreateOptions>
         shm_size: flags.shm_size.clone(),
         devices: flags.device.clone(),
         tmpfs: flags.tmpfs.clone(),
+        publish: flags.publish.clone(),
+        publish_all: flags.publish_all,
+        expose: flags.expose.clone(),
         cpu_shares: flags.cpu_shares,
         cpu_period: flags.cpu_period,
         cpu_quota: flags.cpu_quota,
@@ -423,6 +426,19 @@ pub(crate) fn wait(hoist: &Hoist, a: &WaitArgs) -> Result<u8> {
     Ok(status)
 }
 
+/// `port`: `80/tcp -> 0.0.0.0:8080` lines, or the host addresses of one port.
+pub(crate) fn port(hoist: &Hoist, a: &PortArgs) -> Result<u8> {
+    let mappings = hoist_ops::container::ports::port(hoist, &a.container, a.private.as_deref())?;
+    for (private, host) in mappings {
+        if a.private.is_some() {
+            println!("{host}");
+        } else {
+            println!("{private} -> {host}");
+        }
+    }
+    Ok(0)
+}
+
 pub(crate) fn rename(hoist: &Hoist, a: &RenameArgs) -> Result<u8> {
     hoist_ops::container::manage::rename(hoist, &a.container, &a.new_name)?;
     Ok(0)
@@ -550,7 +566,7 @@ impl PsView<'_> {
             mounts: field("Mounts"),
             names: c.name.clone(),
             networks: c.setup.host.network_mode.clone(),
-            ports: String::new(),
+            ports: field("Ports"),
             running_for: field("RunningFor"),
             size: field("Size"),
             state: c.state.status.as_str().to_owned(),
@@ -637,6 +653,8 @@ impl hoist_render::RowFields for PsView<'_> {
             }
             "CreatedAt" => output::created_at(Some(c.created)),
             "RunningFor" => format!("{} ago", since(c.created, self.now)),
+            // Docker lists a container's published ports while it runs.
+            "Ports" if c.is_running() => hoist_ops::container::ports::ps_text(c),
             "Ports" => String::new(),
             "State" => c.state.status.as_str().to_owned(),
             "Status" => status_text(c, self.now),

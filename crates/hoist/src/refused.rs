@@ -24,12 +24,12 @@ const CONTAINER_NOT_YET: &str = "--add-host= --annotation= -a,--attach= --blkio-
     --blkio-weight-device= --cgroup-parent= --cgroupns= \
     --cpu-rt-period= --cpu-rt-runtime= --cpuset-cpus= --cpuset-mems= \
     --device-cgroup-rule= --device-read-bps= --device-read-iops= --device-write-bps= --device-write-iops= \
-    --dns= --dns-option= --dns-search= --domainname= --expose= --gpus= --group-add= --health-cmd= \
+    --dns= --dns-option= --dns-search= --domainname= --gpus= --group-add= --health-cmd= \
     --health-interval= --health-retries= --health-start-interval= --health-start-period= \
     --health-timeout= --init --ip= --ip6= --ipc= --link= --link-local-ip= --log-driver= --log-opt= \
     --mac-address= --memory-reservation= --memory-swap= --memory-swappiness= --mount= --network-alias= \
-    --no-healthcheck --oom-kill-disable --oom-score-adj= --pid= -p,--publish= \
-    -P,--publish-all --restart= --storage-opt= --sysctl= \
+    --no-healthcheck --oom-kill-disable --oom-score-adj= --pid= \
+    --restart= --storage-opt= --sysctl= \
     --use-api-socket --userns= --uts= --volumes-from=";
 
 /// Docker flags hoist does not have yet, per Docker command: `-s,--long=` takes a value, `--long` is a
@@ -113,8 +113,6 @@ pub(crate) const MISSING_COMMANDS: &[(&str, Option<&str>)] = &[
     ("container pause", None),
     ("unpause", None),
     ("container unpause", None),
-    ("port", None),
-    ("container port", None),
     ("stats", None),
     ("container stats", None),
     ("update", None),

@@ -39,7 +39,7 @@ fn usage_errors_read_as_dockers() {
         "exec -it web sh",
         "container exec web sh",
         "swarm init",
-        "run -p 8080:80 nginx",
+        "run --health-cmd=true nginx",
         "run --rm --restart=always",
         "create --kernel-memory=4m busybox",
     ];
@@ -204,7 +204,7 @@ fn completion_scripts_for_every_shell() {
         "{powershell}"
     );
     // Refused flags stay out of completion: they are hidden.
-    assert!(!bash.contains("--publish"));
+    assert!(!bash.contains("--health-cmd"));
     let r = h.run(&["completion", "tcsh"]);
     assert_eq!(r.status, 1, "{r:?}");
 }

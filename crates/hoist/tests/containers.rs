@@ -918,6 +918,107 @@ fn wait_rename_restart_top_tmpfs_and_cpu_flags() {
     h.ok(&["rm", "cpu"]);
 }
 
+/// The seeds' `docker run -d -p 5000:5000 --name registry registry:2`, with busybox's httpd: a published
+/// port answers on the host through slirp4netns; `port`, `ps` and `inspect` show it as Docker does.
+#[test]
+fn published_ports_answer_on_the_host() {
+    let Some(h) = setup("published_ports_answer_on_the_host") else {
+        return;
+    };
+    if Command::new("slirp4netns")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return skip(
+            "published_ports_answer_on_the_host",
+            "slirp4netns not installed (apt-get install slirp4netns)",
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let script = "mkdir -p /www && echo served from the container > /www/index.html && exec busybox httpd -f -p 8080 -h /www";
+    h.ok(&[
+        "run", "-d", "-p", &publish, "--name", "web", IMAGE, "sh", "-c", script,
+    ]);
+    let url = format!("http://127.0.0.1:{port}/index.html");
+    let mut body = String::new();
+    wait_until("the published port answers", 15, || {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", &url])
+            .output();
+        body = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        body == "served from the container\n"
+    });
+    assert_eq!(
+        h.ok(&["port", "web"]),
+        format!("8080/tcp -> 127.0.0.1:{port}\n")
+    );
+    assert_eq!(
+        h.ok(&["port", "web", "8080"]),
+        format!("127.0.0.1:{port}\n")
+    );
+    assert!(
+        h.run(&["port", "web", "9999"])
+            .stderr
+            .contains("No public port '9999/tcp' published for web")
+    );
+    assert_eq!(
+        h.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web"]),
+        format!("127.0.0.1:{port}->8080/tcp\n")
+    );
+    assert_eq!(
+        h.ok(&[
+            "inspect",
+            "-f",
+            "{{json .NetworkSettings.Ports}} {{.HostConfig.NetworkMode}}",
+            "web"
+        ]),
+        format!("{{\"8080/tcp\":[{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{port}\"}}]}} bridge\n")
+    );
+    // The port is taken: Docker's wording, status 125, no container started.
+    let r = h.run(&["run", "--rm", "-p", &publish, IMAGE, "true"]);
+    assert_eq!(r.status, 125, "{r:?}");
+    assert!(
+        r.stderr.contains("port is already allocated"),
+        "{}",
+        r.stderr
+    );
+    // The container has its own network: tap0 beside lo, a default route through slirp4netns.
+    let interfaces = h.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "bridge",
+        IMAGE,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(interfaces, "lo\ntap0\n");
+    h.ok(&["rm", "-f", "web"]);
+    // Nothing listens once the container is gone.
+    wait_until("the port is released", 10, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+    // Bad specs and conflicting modes: Docker's status 125.
+    for args in [
+        &["-p", "70000:80"][..],
+        &["-p", "80", "--network", "none"],
+        &["--expose", "x"],
+    ] {
+        let mut line = vec!["run", "--rm"];
+        line.extend_from_slice(args);
+        line.extend_from_slice(&[IMAGE, "true"]);
+        let r = h.run(&line);
+        assert_eq!(r.status, 125, "{args:?}: {r:?}");
+    }
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

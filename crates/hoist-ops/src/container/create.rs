@@ -76,6 +76,12 @@ pub struct CreateOptions {
     pub cpu_period: Option<i64>,
     /// `--cpu-quota`.
     pub cpu_quota: Option<i64>,
+    /// `-p/--publish` specs.
+    pub publish: Vec<String>,
+    /// `-P/--publish-all`.
+    pub publish_all: bool,
+    /// `--expose` ports (`80`, `53/udp`, `8000-8010`).
+    pub expose: Vec<String>,
 }
 
 /// Docker's default `PATH`, used when the image sets none.
@@ -151,7 +157,19 @@ pub(crate) fn compose(
     image: ContainerConfig,
     id: &str,
 ) -> Result<ContainerSetup, OpsError> {
-    let host = host_setup(opts)?;
+    let mut exposed: Vec<String> = image
+        .exposed_ports
+        .as_ref()
+        .map(|ports| ports.keys().cloned().collect())
+        .unwrap_or_default();
+    for spec in &opts.expose {
+        for port in super::ports::parse_expose(spec)? {
+            if !exposed.contains(&port) {
+                exposed.push(port);
+            }
+        }
+    }
+    let host = host_setup(opts, &exposed)?;
     // An explicit entrypoint drops the image's command too, unless one is given (Docker does the same).
     let (entrypoint, cmd) = match &opts.entrypoint {
         Some(e) => {
@@ -214,6 +232,16 @@ pub(crate) fn compose(
         config.working_dir = Some(dir.clone());
     }
     config.labels = Some(labels);
+    // Exposed and published ports are the container's ExposedPorts, as in Docker.
+    let ports = config.exposed_ports.get_or_insert_with(Default::default);
+    for port in exposed.iter().chain(host.port_bindings.keys()) {
+        ports
+            .entry(port.clone())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    if ports.is_empty() {
+        config.exposed_ports = None;
+    }
     if let Some(signal) = &opts.stop_signal {
         crate::container::manage::parse_signal(signal)?;
         config.stop_signal = Some(signal.clone());
@@ -248,16 +276,47 @@ pub(crate) fn compose(
     })
 }
 
-fn host_setup(opts: &CreateOptions) -> Result<HostSetup, OpsError> {
+fn host_setup(opts: &CreateOptions, exposed: &[String]) -> Result<HostSetup, OpsError> {
+    let publishing = !opts.publish.is_empty() || opts.publish_all;
     let network_mode = match opts.network.as_deref() {
+        // Publishing a port needs a way in: the bridge network (slirp4netns), as Docker's default.
+        None if publishing => "bridge",
         None | Some("none") => "none",
+        Some("bridge" | "default") => "bridge",
         Some("host") => "host",
         Some(other) => {
             return Err(OpsError::InvalidOption(format!(
-                "network {other} not found: hoist runs containers with loopback only (--network none, the default) or on the host's network (--network host)"
+                "network {other} not found: hoist has the bridge network (slirp4netns), none (loopback only, the default) and host"
             )));
         }
     };
+    if publishing && network_mode != "bridge" {
+        return Err(OpsError::InvalidOption(format!(
+            "conflicting options: port publishing and the container type network mode ({network_mode})"
+        )));
+    }
+    let mut port_bindings: std::collections::BTreeMap<String, Vec<super::PortBinding>> =
+        std::collections::BTreeMap::new();
+    for spec in &opts.publish {
+        for (port, binding) in super::ports::parse_publish(spec)? {
+            port_bindings.entry(port).or_default().push(binding);
+        }
+    }
+    if opts.publish_all {
+        for port in exposed {
+            if !port_bindings.contains_key(port) {
+                let protocol = port.rsplit('/').next().unwrap_or("tcp");
+                port_bindings.insert(
+                    port.clone(),
+                    vec![super::PortBinding {
+                        host_ip: "0.0.0.0".to_owned(),
+                        host_port: super::ports::free_port("0.0.0.0", protocol)?.to_string(),
+                    }],
+                );
+            }
+        }
+    }
+    super::ports::allocate(&mut port_bindings)?;
     for bind in &opts.volumes {
         parse_bind(bind)?;
     }
@@ -399,6 +458,8 @@ fn host_setup(opts: &CreateOptions) -> Result<HostSetup, OpsError> {
         cpu_shares: opts.cpu_shares.unwrap_or(0),
         cpu_period: opts.cpu_period.unwrap_or(0),
         cpu_quota: opts.cpu_quota.unwrap_or(0),
+        port_bindings,
+        publish_all_ports: opts.publish_all,
     })
 }
 
@@ -660,6 +721,15 @@ fn write_etc_files(dir: &Path, setup: &ContainerSetup) -> Result<(), OpsError> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = if host_network {
         host_resolv
+    } else if setup.host.network_mode == "bridge" {
+        // slirp4netns answers DNS at 10.0.2.3 with the host's resolvers.
+        let mut resolv: String = host_resolv
+            .lines()
+            .filter(|l| l.starts_with("search") || l.starts_with("options"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        resolv.push_str("nameserver 10.0.2.3\n");
+        resolv
     } else {
         resolv_without_loopback(&host_resolv)
     };
@@ -861,7 +931,7 @@ mod tests {
             compose(&o, image(None, None), &id).unwrap_err().to_string()
         };
         assert!(bad(|o| o.workdir = Some("rel".into())).contains("needs to be an absolute path"));
-        assert!(bad(|o| o.network = Some("bridge".into())).contains("network bridge not found"));
+        assert!(bad(|o| o.network = Some("mynet".into())).contains("network mynet not found"));
         assert!(bad(|o| o.volumes = vec!["data:/data".into()]).contains("named volumes"));
         assert!(
             bad(|o| o.volumes = vec!["/a:/b:zz".into()]).contains("invalid volume specification")

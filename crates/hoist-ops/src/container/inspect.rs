@@ -79,7 +79,8 @@ pub(crate) fn document(hoist: &Hoist, c: &Container) -> Value {
             "ContainerIDFile": "",
             "LogConfig": { "Type": "json-file", "Config": {} },
             "NetworkMode": host.network_mode,
-            "PortBindings": {},
+            "PortBindings": host.port_bindings,
+            "PublishAllPorts": host.publish_all_ports,
             "RestartPolicy": { "Name": "no", "MaximumRetryCount": 0 },
             "AutoRemove": host.auto_remove,
             "Memory": host.memory,
@@ -129,6 +130,7 @@ pub(crate) fn document(hoist: &Hoist, c: &Container) -> Value {
         "NetworkSettings".into(),
         json!({
             "Networks": { host.network_mode.clone(): {} },
+            "Ports": host.port_bindings,
         }),
     );
     Value::Object(doc)

@@ -10,6 +10,7 @@ pub mod create;
 pub mod inspect;
 pub mod list;
 pub mod manage;
+pub mod ports;
 pub mod run;
 
 use std::collections::BTreeMap;
@@ -85,6 +86,21 @@ pub struct HostSetup {
     /// `--cpu-quota` in microseconds per period (0: none).
     #[serde(default)]
     pub cpu_quota: i64,
+    /// `-p`/`-P`: container port (`80/tcp`) to the host addresses published for it, resolved at
+    /// create (a random host port is chosen then), as Docker's `HostConfig.PortBindings`.
+    #[serde(default)]
+    pub port_bindings: std::collections::BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+}
+
+/// One host address a container port is published on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
 }
 
 /// One `--device`, as Docker's `HostConfig.Devices` holds it.

@@ -309,6 +309,16 @@ fn runtime_spec(
         cpu_quota,
         cgroup_name: format!("hoist-{}", container.short_id()),
         confinement: confinement(&setup.host)?,
+        slirp: if setup.host.network_mode == "bridge" {
+            Some(hoist_runtime::SlirpNetwork {
+                // A socket path must stay under 108 bytes, which a store deep in /tmp can pass.
+                api_socket: std::env::temp_dir()
+                    .join(format!("hoist-slirp-{}.sock", container.short_id())),
+                ports: super::ports::forwards(&setup.host.port_bindings)?,
+            })
+        } else {
+            None
+        },
     })
 }
 
