@@ -536,6 +536,7 @@ impl Builder<'_> {
                 hoist_runtime::Confinement::default()
             },
             slirp: None,
+            join: None,
         };
         let spec_file = work.path().join("spec.json");
         spec.save(&spec_file)?;

@@ -162,7 +162,10 @@ fn start_container(spec_path: &Path) -> Result<Started, StartFailure> {
         .map_err(|errno| StartFailure::setup("blocking signals", errno))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
         .map_err(|errno| StartFailure::setup("creating a signalfd", errno))?;
-    let cgroup = Cgroup::create(&spec)?;
+    let cgroup = match spec.join {
+        Some(_) => None,
+        None => Cgroup::create(&spec)?,
+    };
     match spawn_container(&spec, spec_path, cgroup.as_ref()) {
         Ok((child, slirp)) => Ok(Started {
             child,
@@ -192,17 +195,62 @@ fn spawn_container(
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNS;
-    // With slirp4netns the network namespace is made first, and slirp4netns started in the host's,
-    // before the PID namespace exists: started after, it would be a process of the container's.
-    let slirp = match (&spec.slirp, spec.network) {
-        (Some(network), NetworkMode::Isolated) => Some(crate::slirp::network_namespace(network)?),
-        _ => None,
+    let slirp = match spec.join {
+        // exec: the container's namespaces but the mount one, which stage 2 joins (this process
+        // must still see the read-only copy of itself to start stage 2 from it).
+        Some(pid) => {
+            unshare(CloneFlags::CLONE_NEWNS)
+                .map_err(|errno| StartFailure::setup("creating a mount namespace", errno))?;
+            let exe = read_only_self()?;
+            join_namespaces(pid)?;
+            return finish_spawn(spec_path, cgroup, exe, None);
+        }
+        // With slirp4netns the network namespace is made first, and slirp4netns started in the
+        // host's, before the PID namespace exists: started after, it would be a process of the
+        // container's.
+        None => match (&spec.slirp, spec.network) {
+            (Some(network), NetworkMode::Isolated) => {
+                Some(crate::slirp::network_namespace(network)?)
+            }
+            _ => None,
+        },
     };
     if spec.network == NetworkMode::Isolated && slirp.is_none() {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     unshare(flags).map_err(|errno| StartFailure::setup("creating namespaces", errno))?;
     let exe = read_only_self()?;
+    finish_spawn(spec_path, cgroup, exe, slirp)
+}
+
+/// Enters the IPC, UTS, network and PID namespaces of the container whose init is `pid` (the PID
+/// namespace for the children this process starts next).
+fn join_namespaces(pid: u32) -> Result<(), StartFailure> {
+    for (name, kind) in [
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("pid", CloneFlags::CLONE_NEWPID),
+    ] {
+        let path = format!("/proc/{pid}/ns/{name}");
+        let namespace = File::open(&path).map_err(|error| {
+            StartFailure::setup(format!("opening the container's {name} namespace"), error)
+        })?;
+        nix::sched::setns(&namespace, kind).map_err(|errno| {
+            StartFailure::setup(format!("joining the container's {name} namespace"), errno)
+        })?;
+    }
+    Ok(())
+}
+
+/// Starts stage 2 from `exe` in the namespaces this process has made or joined, puts it in the cgroup
+/// and lets it run; returns once its command was exec'd, or its failure.
+fn finish_spawn(
+    spec_path: &Path,
+    cgroup: Option<&Cgroup>,
+    exe: std::path::PathBuf,
+    slirp: Option<crate::slirp::Slirp>,
+) -> Result<(Child, Option<crate::slirp::Slirp>), StartFailure> {
     let pipe = |what: &str| {
         pipe2(OFlag::O_CLOEXEC)
             .map_err(|errno| StartFailure::setup(format!("creating the {what} pipe"), errno))
@@ -436,25 +484,37 @@ fn try_set_up_and_exec(
     };
     // Read while the host's cgroup mounts are still in view.
     let device_rules_enforced = crate::cgroup::device_rules_enforced();
-    unshare(CloneFlags::CLONE_NEWNS)
-        .map_err(|errno| StartFailure::setup("creating the mount namespace", errno))?;
-    // Nothing mounted from here on may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|errno| StartFailure::setup("making / private", errno))?;
-    set_up_root(&spec)?;
-    if !spec.hostname.is_empty() {
-        sethostname(&spec.hostname).map_err(|errno| {
-            StartFailure::setup(format!("setting hostname {:?}", spec.hostname), errno)
+    if let Some(pid) = spec.join {
+        // exec: the container's filesystem as its init sees it; joining a mount namespace also
+        // makes its root this process's root and working directory.
+        let path = format!("/proc/{pid}/ns/mnt");
+        let namespace = File::open(&path).map_err(|error| {
+            StartFailure::setup("opening the container's mount namespace", error)
         })?;
-    }
-    if spec.network == NetworkMode::Isolated {
-        bring_loopback_up()?;
+        nix::sched::setns(&namespace, CloneFlags::CLONE_NEWNS).map_err(|errno| {
+            StartFailure::setup("joining the container's mount namespace", errno)
+        })?;
+    } else {
+        unshare(CloneFlags::CLONE_NEWNS)
+            .map_err(|errno| StartFailure::setup("creating the mount namespace", errno))?;
+        // Nothing mounted from here on may propagate back to the host.
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|errno| StartFailure::setup("making / private", errno))?;
+        set_up_root(&spec)?;
+        if !spec.hostname.is_empty() {
+            sethostname(&spec.hostname).map_err(|errno| {
+                StartFailure::setup(format!("setting hostname {:?}", spec.hostname), errno)
+            })?;
+        }
+        if spec.network == NetworkMode::Isolated {
+            bring_loopback_up()?;
+        }
     }
     let passwd = std::fs::read_to_string("/etc/passwd").ok();
     let group = std::fs::read_to_string("/etc/group").ok();

@@ -58,6 +58,10 @@ pub struct ContainerSpec {
     /// user-mode TCP/IP stack on the host's side, so no bridge, veth or firewall rule is made).
     #[serde(default)]
     pub slirp: Option<SlirpNetwork>,
+    /// `exec`: the host PID of a running container's init, whose namespaces (and root) the command
+    /// joins instead of getting its own; nothing is mounted and no cgroup is made.
+    #[serde(default)]
+    pub join: Option<u32>,
 }
 
 /// A container network through slirp4netns: `tap0` at 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3.

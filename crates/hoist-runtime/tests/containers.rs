@@ -106,6 +106,7 @@ impl Fixture {
             ),
             confinement: Default::default(),
             slirp: None,
+            join: None,
         }
     }
 

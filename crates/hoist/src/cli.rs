@@ -137,6 +137,8 @@ pub(crate) enum Command {
     Top(TopArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -212,6 +214,45 @@ pub(crate) enum ContainerCommand {
     Top(TopArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short, long, value_name = "string")]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "string")]
+    pub workdir: Option<String>,
+    /// The container, then the command and its arguments (everything after the container is the
+    /// command's, as in Docker).
+    #[arg(
+        value_name = "CONTAINER COMMAND [ARG...]",
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true
+    )]
+    pub container_and_command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1103,6 +1144,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
             cmd_container::port(&open()?, &a)
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            cmd_container::exec(&open()?, &a)
         }
         Command::Monitor(a) => cmd_container::monitor(&open()?, &a),
         Command::Completion(_) => unreachable!("answered before settings are read"),

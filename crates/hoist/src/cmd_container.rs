@@ -18,9 +18,9 @@ use hoist_render::TableSpec;
 use serde::Serialize;
 
 use crate::cli::{
-    CommitArgs, ContainerFlags, ContainerPruneArgs, CreateArgs, DiffArgs, ExportArgs, KillArgs,
-    LogsArgs, MonitorArgs, PortArgs, PsArgs, PullArgs, RenameArgs, RmArgs, RunArgs, StartArgs,
-    StopArgs, TopArgs, WaitArgs,
+    CommitArgs, ContainerFlags, ContainerPruneArgs, CreateArgs, DiffArgs, ExecArgs, ExportArgs,
+    KillArgs, LogsArgs, MonitorArgs, PortArgs, PsArgs, PullArgs, RenameArgs, RmArgs, RunArgs,
+    StartArgs, StopArgs, TopArgs, WaitArgs,
 };
 use crate::output;
 
@@ -424,6 +424,44 @@ pub(crate) fn wait(hoist: &Hoist, a: &WaitArgs) -> Result<u8> {
         }
     }
     Ok(status)
+}
+
+/// `exec`: the command's exit code (126 when it cannot start, as Docker's).
+pub(crate) fn exec(hoist: &Hoist, a: &ExecArgs) -> Result<u8> {
+    let (container, command) = a
+        .container_and_command
+        .split_first()
+        .map_or(("", &[][..]), |(c, rest)| (c.as_str(), rest));
+    let opts = hoist_ops::container::exec::ExecOptions {
+        command: command.to_vec(),
+        env: a.env.clone(),
+        env_files: a.env_file.clone(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        tty: a.tty,
+        interactive: a.interactive,
+        detach: a.detach,
+        privileged: a.privileged,
+        host_env: std::env::vars().collect::<BTreeMap<_, _>>(),
+    };
+    let forwarded = forwarded_signals();
+    if !a.detach {
+        let _ = forwarded.thread_block();
+    }
+    match hoist_ops::container::exec::exec(hoist, container, &opts) {
+        Ok(code) => Ok(u8::try_from(code & 0xff).unwrap_or(255)),
+        // Docker reports every failure to start the command so, with 126.
+        Err(OpsError::Runtime(e)) => {
+            eprintln!(
+                "OCI runtime exec failed: exec failed: unable to start container process: {e}: unknown"
+            );
+            Ok(126)
+        }
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            Ok(1)
+        }
+    }
 }
 
 /// `port`: `80/tcp -> 0.0.0.0:8080` lines, or the host addresses of one port.

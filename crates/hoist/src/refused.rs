@@ -39,6 +39,7 @@ const NOT_YET: &[(&str, &str)] = &[
     ("container run", "--detach-keys= --sig-proxy"),
     ("container create", CONTAINER_NOT_YET),
     ("container start", "--detach-keys="),
+    ("container exec", "--detach-keys="),
     ("container logs", "--details --since= --until="),
     ("container rm", "-l,--link"),
     // Docker 28's multi-platform image store: hoist keeps one platform per image.
@@ -107,8 +108,6 @@ pub(crate) const MISSING_COMMANDS: &[(&str, Option<&str>)] = &[
     ("container attach", None),
     ("cp", None),
     ("container cp", None),
-    ("exec", None),
-    ("container exec", None),
     ("pause", None),
     ("container pause", None),
     ("unpause", None),

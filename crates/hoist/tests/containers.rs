@@ -1019,6 +1019,85 @@ fn published_ports_answer_on_the_host() {
     }
 }
 
+/// `exec` runs in the container's namespaces and root, confined as the container, with Docker's exit
+/// codes; `-d`, `-i`, `-e`, `-w`, `-u` and `--privileged` as Docker's.
+#[test]
+fn exec_runs_inside_the_running_container() {
+    let Some(h) = setup("exec_runs_inside_the_running_container") else {
+        return;
+    };
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ex",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo made > /tmp/x; exec sleep 60",
+    ]);
+    wait_until("the container wrote its file", 10, || {
+        h.run(&["exec", "ex", "cat", "/tmp/x"]).stdout == "made\n"
+    });
+    let r = h.run(&["exec", "ex", "sh", "-c", "exit 7"]);
+    assert_eq!(r.status, 7);
+    let r = h.run(&["exec", "ex", "nope"]);
+    assert_eq!(r.status, 126, "{r:?}");
+    assert!(
+        r.stderr.starts_with("OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"),
+        "{}",
+        r.stderr
+    );
+    let id = container_id(&h, "ex");
+    assert_eq!(
+        h.ok(&[
+            "exec",
+            "-w",
+            "/tmp",
+            "-e",
+            "A=1",
+            "-u",
+            "app",
+            "ex",
+            "sh",
+            "-c",
+            "pwd; echo $A $HOSTNAME; id -u"
+        ]),
+        format!("/tmp\n1 {}\n1000\n", &id[..12])
+    );
+    // The same confinement as the container's, unless --privileged.
+    let status = h.ok(&["exec", "ex", "cat", "/proc/self/status"]);
+    assert!(status.contains("CapEff:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    let status = h.ok(&["exec", "--privileged", "ex", "cat", "/proc/self/status"]);
+    assert!(!status.contains("CapEff:\t00000000a80425fb"), "{status}");
+    // -i passes stdin; -d returns at once.
+    let mut child = h
+        .command()
+        .args(["exec", "-i", "ex", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through stdin\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n");
+    assert_eq!(h.ok(&["exec", "-d", "ex", "touch", "/tmp/detached"]), "");
+    wait_until("the detached exec ran", 10, || {
+        h.run(&["exec", "ex", "test", "-e", "/tmp/detached"]).status == 0
+    });
+    h.ok(&["stop", "-t", "1", "ex"]);
+    let r = h.run(&["exec", "ex", "true"]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("is not running"), "{}", r.stderr);
+    h.ok(&["rm", "ex"]);
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

@@ -635,7 +635,10 @@ pub fn parse_bind(spec: &str) -> Result<Bind, OpsError> {
 }
 
 /// One `-e` value: `KEY=VALUE` as is, `KEY` from the caller's environment or nothing if unset.
-fn env_entry(entry: &str, host: &BTreeMap<String, String>) -> Result<Option<String>, OpsError> {
+pub(crate) fn env_entry(
+    entry: &str,
+    host: &BTreeMap<String, String>,
+) -> Result<Option<String>, OpsError> {
     if entry.starts_with('=') || entry.is_empty() {
         return Err(OpsError::InvalidOption(format!(
             "invalid environment variable: {entry}"
@@ -648,7 +651,10 @@ fn env_entry(entry: &str, host: &BTreeMap<String, String>) -> Result<Option<Stri
 }
 
 /// Docker's env-file format: `KEY=VALUE` or `KEY` lines, `#` comments and blank lines skipped.
-fn read_env_file(path: &Path, host: &BTreeMap<String, String>) -> Result<Vec<String>, OpsError> {
+pub(crate) fn read_env_file(
+    path: &Path,
+    host: &BTreeMap<String, String>,
+) -> Result<Vec<String>, OpsError> {
     let text = std::fs::read_to_string(path).map_err(io_error(path))?;
     let mut out = Vec::new();
     for (number, line) in text.lines().enumerate() {

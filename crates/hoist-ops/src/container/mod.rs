@@ -7,6 +7,7 @@
 
 pub mod commit;
 pub mod create;
+pub mod exec;
 pub mod inspect;
 pub mod list;
 pub mod manage;

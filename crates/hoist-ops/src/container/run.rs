@@ -203,7 +203,7 @@ pub fn start(hoist: &Hoist, input: &str) -> Result<Container, OpsError> {
 }
 
 /// The runtime's view of the container.
-fn runtime_spec(
+pub(crate) fn runtime_spec(
     hoist: &Hoist,
     container: &Container,
 ) -> Result<hoist_runtime::ContainerSpec, OpsError> {
@@ -309,6 +309,7 @@ fn runtime_spec(
         cpu_quota,
         cgroup_name: format!("hoist-{}", container.short_id()),
         confinement: confinement(&setup.host)?,
+        join: None,
         slirp: if setup.host.network_mode == "bridge" {
             Some(hoist_runtime::SlirpNetwork {
                 // A socket path must stay under 108 bytes, which a store deep in /tmp can pass.
@@ -360,7 +361,7 @@ pub(crate) fn confinement(host: &super::HostSetup) -> Result<hoist_runtime::Conf
 }
 
 /// The container's stdio: a pty, or pipes for stdout and stderr (and stdin with `-i`).
-struct ContainerIo {
+pub(crate) struct ContainerIo {
     tty: Option<hoist_runtime::Pty>,
     stdout: Option<(File, File)>,
     stderr: Option<(File, File)>,
@@ -369,7 +370,7 @@ struct ContainerIo {
 
 impl ContainerIo {
     /// With `attach` and a terminal on stdin, the container's terminal starts at the same size.
-    fn new(tty: bool, interactive: bool, attach: Attach) -> Result<Self, OpsError> {
+    pub(crate) fn new(tty: bool, interactive: bool, attach: Attach) -> Result<Self, OpsError> {
         if tty {
             let pty = hoist_runtime::open_pty()?;
             if attach == Attach::Terminal
@@ -393,7 +394,7 @@ impl ContainerIo {
     }
 
     /// The three streams the runtime hands to the container.
-    fn child_stdio(&mut self) -> Result<hoist_runtime::Stdio3, OpsError> {
+    pub(crate) fn child_stdio(&mut self) -> Result<hoist_runtime::Stdio3, OpsError> {
         let clone = |f: &File| {
             f.try_clone().map_err(|error| OpsError::Input {
                 source_name: "container stdio".to_owned(),
@@ -425,7 +426,11 @@ impl ContainerIo {
 
     /// Threads that copy the container's output to the log (and the terminal when attached). The
     /// write ends are dropped here so the threads see EOF when the container's last process exits.
-    fn start_copying(&mut self, attach: Attach, log: &Arc<Mutex<File>>) -> Vec<JoinHandle<()>> {
+    pub(crate) fn start_copying(
+        &mut self,
+        attach: Attach,
+        log: &Arc<Mutex<File>>,
+    ) -> Vec<JoinHandle<()>> {
         let mut threads = Vec::new();
         if let Some(pty) = self.tty.take() {
             let hoist_runtime::Pty { master, slave } = pty;
