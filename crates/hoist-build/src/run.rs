@@ -413,11 +413,13 @@ impl Builder<'_> {
                 source: resolv,
                 destination: "/etc/resolv.conf".into(),
                 read_only: false,
+                copy_up: false,
             },
             BindMount {
                 source: hosts,
                 destination: "/etc/hosts".into(),
                 read_only: false,
+                copy_up: false,
             },
         ];
         let mut env = plan.env.clone();
@@ -432,6 +434,7 @@ impl Builder<'_> {
                         source: dir,
                         destination: target.clone(),
                         read_only: false,
+                        copy_up: false,
                     });
                     stubs.push(target.clone());
                 }
@@ -459,6 +462,7 @@ impl Builder<'_> {
                         source: file,
                         destination: target.clone(),
                         read_only: true,
+                        copy_up: false,
                     });
                     stubs.push(target.clone());
                 }
@@ -480,6 +484,7 @@ impl Builder<'_> {
                         source: source.clone(),
                         destination: target.clone(),
                         read_only: *read_only,
+                        copy_up: false,
                     });
                     stubs.push(target.clone());
                 }

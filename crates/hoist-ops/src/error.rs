@@ -73,6 +73,8 @@ pub enum OpsError {
     Credentials(#[from] hoist_credentials::Error),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
     #[error("multiple IDs found with provided prefix: {0}")]
     AmbiguousContainer(String),
     #[error("container {id} is damaged: {message}")]

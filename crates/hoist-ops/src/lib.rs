@@ -26,6 +26,7 @@ pub mod registry;
 pub mod remove;
 pub mod search;
 pub mod transfer;
+pub mod volume;
 
 use std::path::PathBuf;
 

@@ -196,6 +196,14 @@ fn bind_mount(root: &Path, bind: &BindMount) -> Result<(), StartFailure> {
         })?
         .is_dir();
     let target = resolve_in_root(root, &bind.destination)?;
+    if bind.copy_up && source_is_dir && target.is_dir() && is_empty_dir(&bind.source) {
+        copy_tree(&target, &bind.source).map_err(|error| {
+            StartFailure::setup(
+                format!("copying {} into the new volume", bind.destination),
+                error,
+            )
+        })?;
+    }
     if source_is_dir {
         create_dir_all(&target)?;
     } else {
@@ -226,6 +234,41 @@ fn bind_mount(root: &Path, bind: &BindMount) -> Result<(), StartFailure> {
             NONE,
         )
         .map_err(|errno| mount_failure(&format!("read-only {what}"), &target, errno))?;
+    }
+    Ok(())
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// Copies the tree at `from` into the existing directory `to`, keeping modes and owners (Docker's
+/// copy-up of the image's content into a new volume). Device nodes and sockets are skipped.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, chown, lchown};
+    let meta = std::fs::symlink_metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    chown(to, Some(meta.uid()), Some(meta.gid()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&source)?;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir(&target)?;
+            copy_tree(&source, &target)?;
+        } else if kind.is_symlink() {
+            symlink(std::fs::read_link(&source)?, &target)?;
+            lchown(&target, Some(meta.uid()), Some(meta.gid()))?;
+        } else if kind.is_file() {
+            std::fs::copy(&source, &target)?;
+            chown(&target, Some(meta.uid()), Some(meta.gid()))?;
+            std::fs::set_permissions(
+                &target,
+                std::fs::Permissions::from_mode(meta.mode() & 0o7777),
+            )?;
+        }
     }
     Ok(())
 }

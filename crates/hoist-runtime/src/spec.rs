@@ -185,6 +185,10 @@ pub struct BindMount {
     /// Absolute path inside the container; created (as a file or directory, like the source) if missing.
     pub destination: String,
     pub read_only: bool,
+    /// A volume: when its directory is empty, what the image has at the destination is copied in
+    /// first (Docker's copy-up of a new volume).
+    #[serde(default)]
+    pub copy_up: bool,
 }
 
 /// One `--ulimit NAME=SOFT[:HARD]`: Docker's names (`nofile`, `nproc`, `core`, ...); -1 is unlimited.

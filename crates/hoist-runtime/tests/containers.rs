@@ -372,16 +372,19 @@ fn read_only_bind_mounts_refuse_writes() {
             source: shared.clone(),
             destination: "/data".into(),
             read_only: true,
+            copy_up: false,
         },
         BindMount {
             source: hosts,
             destination: "/etc/hosts".into(),
             read_only: false,
+            copy_up: false,
         },
         BindMount {
             source: fixture.path("mnt").parent().unwrap().join("root/etc"),
             destination: "/rw".into(),
             read_only: false,
+            copy_up: false,
         },
     ];
     let outcome = fixture.run(&spec);

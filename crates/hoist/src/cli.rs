@@ -7,7 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::{
     cmd_archive, cmd_auth, cmd_build, cmd_container, cmd_images, cmd_registry, cmd_system,
-    cmd_transfer, pflag, refused, settings,
+    cmd_transfer, cmd_volume, pflag, refused, settings,
 };
 
 #[derive(Debug, Parser)]
@@ -139,6 +139,9 @@ pub(crate) enum Command {
     Port(PortArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -261,6 +264,81 @@ pub(crate) struct PortArgs {
     pub container: String,
     #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
     pub private: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused local volumes
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long, value_name = "string", default_value = "local")]
+    pub driver: String,
+    /// Set metadata for a volume
+    #[arg(long = "label", value_name = "list")]
+    pub labels: Vec<String>,
+    /// Specify volume name
+    #[arg(long = "name", value_name = "string")]
+    pub name_flag: Option<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt", value_name = "map")]
+    pub opts: Vec<String>,
+    #[arg(value_name = "VOLUME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VolumeLsArgs {
+    /// Provide filter values (e.g. "dangling=true")
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filters: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VolumeInspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "VOLUME")]
+    pub volumes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VolumeRmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true, value_name = "VOLUME")]
+    pub volumes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1148,6 +1226,11 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
             cmd_container::exec(&open()?, &a)
         }
+        Command::Volume(VolumeCommand::Create(a)) => cmd_volume::create(&open()?, &a),
+        Command::Volume(VolumeCommand::Ls(a)) => cmd_volume::ls(&open()?, &a),
+        Command::Volume(VolumeCommand::Inspect(a)) => cmd_volume::inspect(&open()?, &a),
+        Command::Volume(VolumeCommand::Rm(a)) => cmd_volume::rm(&open()?, &a),
+        Command::Volume(VolumeCommand::Prune(a)) => cmd_volume::prune(&open()?, &a),
         Command::Monitor(a) => cmd_container::monitor(&open()?, &a),
         Command::Completion(_) => unreachable!("answered before settings are read"),
     }

@@ -17,6 +17,7 @@ mod cmd_images;
 mod cmd_registry;
 mod cmd_system;
 mod cmd_transfer;
+mod cmd_volume;
 mod output;
 mod pflag;
 mod progress;

@@ -40,6 +40,7 @@ const NOT_YET: &[(&str, &str)] = &[
     ("container create", CONTAINER_NOT_YET),
     ("container start", "--detach-keys="),
     ("container exec", "--detach-keys="),
+    ("volume prune", "--filter="),
     ("container logs", "--details --since= --until="),
     ("container rm", "-l,--link"),
     // Docker 28's multi-platform image store: hoist keeps one platform per image.
@@ -95,6 +96,13 @@ const NEVER: &[(&str, &str, &str)] = &[
         "checkpoints are an experimental Docker feature built on CRIU",
     ),
     (
+        "volume create",
+        "--availability= --group= --limit-bytes= --required-bytes= --scope= --secret= --sharing= \
+         --topology-preferred= --topology-required= --type=",
+        "cluster volumes are Swarm's",
+    ),
+    ("volume ls", "--cluster", "cluster volumes are Swarm's"),
+    (
         "version",
         "--kubeconfig=",
         "Docker's Kubernetes orchestrator was removed; hoist never had one",
@@ -123,7 +131,7 @@ pub(crate) const MISSING_COMMANDS: &[(&str, Option<&str>)] = &[
     ("manifest push", None),
     ("manifest rm", None),
     ("network", None),
-    ("volume", None),
+    ("volume update", Some("cluster volumes are Swarm's")),
     ("trust", None),
     (
         "context",

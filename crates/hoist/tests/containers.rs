@@ -1098,6 +1098,114 @@ fn exec_runs_inside_the_running_container() {
     h.ok(&["rm", "ex"]);
 }
 
+/// Named volumes: `-v NAME:/path` creates the volume on first use and fills it from the image there,
+/// data outlives the container, `volume create/ls/inspect/rm/prune` as Docker's.
+#[test]
+fn named_volumes_keep_data_across_containers() {
+    let Some(h) = setup("named_volumes_keep_data_across_containers") else {
+        return;
+    };
+    assert_eq!(
+        h.ok(&["volume", "create", "--label", "team=core", "data"]),
+        "data\n"
+    );
+    // Created again: the same volume, as Docker.
+    assert_eq!(h.ok(&["volume", "create", "data"]), "data\n");
+    h.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "data:/etc",
+        IMAGE,
+        "sh",
+        "-c",
+        "cat /etc/hello && echo kept > /etc/new",
+    ]);
+    let out = h.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/mnt:ro",
+        IMAGE,
+        "cat",
+        "/mnt/new",
+        "/mnt/hello",
+    ]);
+    assert_eq!(out, "kept\nhello from a layer made in code\n");
+    let r = h.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/mnt:ro",
+        IMAGE,
+        "touch",
+        "/mnt/x",
+    ]);
+    assert_ne!(r.status, 0);
+    let mountpoint = h.ok(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Mountpoint}} {{.Driver}} {{.Labels.team}}",
+        "data",
+    ]);
+    let (path, rest) = mountpoint.trim().split_once(' ').unwrap();
+    assert!(Path::new(path).join("new").is_file(), "{mountpoint}");
+    assert_eq!(rest, "local core");
+    let listed = h.ok(&["volume", "ls"]);
+    assert!(listed.starts_with("DRIVER    VOLUME NAME\n"), "{listed}");
+    assert!(listed.contains("local     data\n"), "{listed}");
+    let r = h.run(&["volume", "rm", "data"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr.contains("remove data: volume is in use - ["),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        h.ok(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{end}}",
+            "writer"
+        ]),
+        "volume data /etc\n"
+    );
+    h.ok(&["rm", "writer"]);
+    assert_eq!(
+        h.ok(&["volume", "ls", "-q", "--filter", "dangling=true"]),
+        "data\n"
+    );
+    // First use creates it; prune without -a keeps named volumes (Docker 23+), with -a removes them.
+    h.ok(&["run", "--rm", "-v", "other:/x", IMAGE, "true"]);
+    assert_eq!(h.ok(&["volume", "ls", "-q"]), "data\nother\n");
+    assert_eq!(
+        h.ok(&["volume", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
+    let pruned = h.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(
+        pruned.starts_with("Deleted Volumes:\ndata\nother\n\n"),
+        "{pruned}"
+    );
+    assert_eq!(h.ok(&["volume", "ls", "-q"]), "");
+    let r = h.run(&["volume", "inspect", "data"]);
+    assert!(
+        r.stderr.contains("get data: no such volume"),
+        "{}",
+        r.stderr
+    );
+    let r = h.run(&["run", "--rm", "-v", "b@d:/x", IMAGE, "true"]);
+    assert_eq!(r.status, 125);
+    assert!(
+        r.stderr
+            .contains("includes invalid characters for a local volume name"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

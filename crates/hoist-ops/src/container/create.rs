@@ -591,12 +591,15 @@ fn device_mapping(text: &str) -> Result<DeviceMapping, OpsError> {
     })
 }
 
-/// A bind mount from `-v SRC:DST[:ro|rw]`.
+/// A mount from `-v SRC:DST[:ro|rw]`: a host path, or a named volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
+    /// The host path (empty for a volume, whose directory the store decides).
     pub source: PathBuf,
     pub destination: String,
     pub read_only: bool,
+    /// `-v NAME:/path`: the named volume.
+    pub volume: Option<String>,
 }
 
 pub fn parse_bind(spec: &str) -> Result<Bind, OpsError> {
@@ -612,11 +615,12 @@ pub fn parse_bind(spec: &str) -> Result<Bind, OpsError> {
         }
         _ => return Err(invalid()),
     };
-    if !source.starts_with('/') {
-        return Err(OpsError::InvalidOption(format!(
-            "named volumes are not supported: '{source}' is not an absolute host path"
-        )));
-    }
+    let volume = if source.starts_with('/') {
+        None
+    } else {
+        crate::volume::check_name(source)?;
+        Some(source.to_owned())
+    };
     if !destination.starts_with('/') {
         return Err(OpsError::InvalidOption(format!(
             "invalid mount config for type \"bind\": invalid mount path: '{destination}' mount path must be absolute"
@@ -628,9 +632,14 @@ pub fn parse_bind(spec: &str) -> Result<Bind, OpsError> {
         _ => return Err(invalid()),
     };
     Ok(Bind {
-        source: PathBuf::from(source),
+        source: if volume.is_some() {
+            PathBuf::new()
+        } else {
+            PathBuf::from(source)
+        },
         destination: destination.to_owned(),
         read_only,
+        volume,
     })
 }
 
@@ -938,7 +947,7 @@ mod tests {
         };
         assert!(bad(|o| o.workdir = Some("rel".into())).contains("needs to be an absolute path"));
         assert!(bad(|o| o.network = Some("mynet".into())).contains("network mynet not found"));
-        assert!(bad(|o| o.volumes = vec!["data:/data".into()]).contains("named volumes"));
+        assert!(bad(|o| o.volumes = vec!["d@ta:/data".into()]).contains("invalid characters"));
         assert!(
             bad(|o| o.volumes = vec!["/a:/b:zz".into()]).contains("invalid volume specification")
         );

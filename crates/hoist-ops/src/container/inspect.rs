@@ -110,15 +110,25 @@ pub(crate) fn document(hoist: &Hoist, c: &Container) -> Value {
         .binds
         .iter()
         .filter_map(|b| super::create::parse_bind(b).ok())
-        .map(|b| {
-            json!({
+        .map(|b| match &b.volume {
+            Some(name) => json!({
+                "Type": "volume",
+                "Name": name,
+                "Source": crate::volume::data_dir(hoist, name).display().to_string(),
+                "Destination": b.destination,
+                "Driver": "local",
+                "Mode": if b.read_only { "ro" } else { "z" },
+                "RW": !b.read_only,
+                "Propagation": "",
+            }),
+            None => json!({
                 "Type": "bind",
                 "Source": b.source.display().to_string(),
                 "Destination": b.destination,
                 "Mode": if b.read_only { "ro" } else { "" },
                 "RW": !b.read_only,
                 "Propagation": "rprivate",
-            })
+            }),
         })
         .collect();
     doc.insert("Mounts".into(), Value::Array(mounts));

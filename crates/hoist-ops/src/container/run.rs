@@ -231,10 +231,28 @@ pub(crate) fn runtime_spec(
             source: dir.join(file),
             destination: target.to_owned(),
             read_only: false,
+            copy_up: false,
         });
     }
     for bind in &setup.host.binds {
         let bind = parse_bind(bind)?;
+        if let Some(name) = &bind.volume {
+            // Created on first use, as Docker does; the runtime fills a new one from the image.
+            crate::volume::create(
+                hoist,
+                Some(name),
+                "local",
+                Default::default(),
+                Default::default(),
+            )?;
+            mounts.push(hoist_runtime::BindMount {
+                source: crate::volume::data_dir(hoist, name),
+                destination: bind.destination,
+                read_only: bind.read_only,
+                copy_up: true,
+            });
+            continue;
+        }
         // Docker creates a missing host directory for -v.
         if !bind.source.exists() {
             std::fs::create_dir_all(&bind.source).map_err(|error| OpsError::Input {
@@ -246,6 +264,7 @@ pub(crate) fn runtime_spec(
             source: bind.source,
             destination: bind.destination,
             read_only: bind.read_only,
+            copy_up: false,
         });
     }
     let string = |key: &str| match setup.config.extra.get(key) {
