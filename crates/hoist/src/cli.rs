@@ -583,6 +583,15 @@ pub(crate) struct LogsArgs {
     /// Number of lines to show from the end of the logs
     #[arg(short = 'n', long, value_name = "string", default_value = "all")]
     pub tail: String,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+    /// Show extra details provided to logs (hoist's json-file logs carry none beyond the line)
+    #[arg(long)]
+    pub details: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
 }

@@ -535,10 +535,20 @@ pub(crate) fn logs(hoist: &Hoist, a: &LogsArgs) -> Result<u8> {
         n => Some(n.parse::<i64>().map_or(None, |n| usize::try_from(n).ok())),
     }
     .flatten();
+    let now = hoist_ops::now_nanos();
+    let time = |value: &Option<String>| -> Result<Option<i64>> {
+        value
+            .as_deref()
+            .map(|v| hoist_ops::filters::parse_timestamp(v, now))
+            .transpose()
+            .map_err(anyhow::Error::from)
+    };
     let opts = hoist_ops::container::manage::LogsOptions {
         follow: a.follow,
         timestamps: a.timestamps,
         tail,
+        since: time(&a.since)?,
+        until: time(&a.until)?,
     };
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();

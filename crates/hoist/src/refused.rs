@@ -41,7 +41,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("container start", "--detach-keys="),
     ("container exec", "--detach-keys="),
     ("volume prune", "--filter="),
-    ("container logs", "--details --since= --until="),
     ("container rm", "-l,--link"),
     // Docker 28's multi-platform image store: hoist keeps one platform per image.
     ("image history", "--platform="),

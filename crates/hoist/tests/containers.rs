@@ -1206,6 +1206,40 @@ fn named_volumes_keep_data_across_containers() {
     );
 }
 
+/// `logs --since/--until` keep the lines logged in the window (absolute or relative times).
+#[test]
+fn logs_since_and_until() {
+    let Some(h) = setup("logs_since_and_until") else {
+        return;
+    };
+    h.ok(&[
+        "run",
+        "--name",
+        "talk",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo one; sleep 1; echo two",
+    ]);
+    assert_eq!(h.ok(&["logs", "--since", "1h", "talk"]), "one\ntwo\n");
+    assert_eq!(h.ok(&["logs", "--until", "1h", "talk"]), "");
+    let stamped = h.ok(&["logs", "-t", "talk"]);
+    let second = stamped
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{stamped}"))
+        .to_owned();
+    assert_eq!(h.ok(&["logs", "--since", &second, "talk"]), "two\n");
+    assert_eq!(
+        h.ok(&["logs", "--until", &second, "--details", "talk"]),
+        "one\n"
+    );
+    let r = h.run(&["logs", "--since", "yesterday-ish", "talk"]);
+    assert_ne!(r.status, 0);
+    h.ok(&["rm", "talk"]);
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

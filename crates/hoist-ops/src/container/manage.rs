@@ -170,6 +170,10 @@ pub struct LogsOptions {
     pub timestamps: bool,
     /// `--tail N`: only the last N lines (`all` is `None`).
     pub tail: Option<usize>,
+    /// `--since`: only lines logged at or after this time (Unix nanoseconds).
+    pub since: Option<i64>,
+    /// `--until`: only lines logged before this time (Unix nanoseconds).
+    pub until: Option<i64>,
 }
 
 /// Writes the container's logged output to `stdout`/`stderr` by stream; with `follow`, keeps reading
@@ -202,6 +206,20 @@ pub fn logs(
         let Ok(record) = serde_json::from_str::<Value>(line) else {
             return Ok(());
         };
+        if opts.since.is_some() || opts.until.is_some() {
+            let time = record
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .and_then(|t| t.timestamp_nanos_opt());
+            let outside = time.is_some_and(|t| {
+                opts.since.is_some_and(|since| t < since)
+                    || opts.until.is_some_and(|until| t >= until)
+            });
+            if outside {
+                return Ok(());
+            }
+        }
         let text = record.get("log").and_then(Value::as_str).unwrap_or("");
         let out: &mut dyn Write = match record.get("stream").and_then(Value::as_str) {
             Some("stderr") => stderr,
