@@ -542,6 +542,8 @@ impl Builder<'_> {
             },
             slirp: None,
             join: None,
+            extra_groups: Vec::new(),
+            host_namespaces: Vec::new(),
         };
         let spec_file = work.path().join("spec.json");
         spec.save(&spec_file)?;

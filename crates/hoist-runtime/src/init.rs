@@ -191,10 +191,16 @@ fn spawn_container(
     // The mount namespace is stage 2's own (see `try_set_up_and_exec`): pivot_root moves the root of
     // every process of a mount namespace, and stage 1 must keep the host's view to clean up.
     // A mount namespace of stage 1's own too, only for the read-only view of this binary below.
-    let mut flags = CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWNS;
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    for (name, flag) in [
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("pid", CloneFlags::CLONE_NEWPID),
+    ] {
+        if !spec.host_namespaces.iter().any(|n| n == name) {
+            flags |= flag;
+        }
+    }
     let slirp = match spec.join {
         // exec: the container's namespaces but the mount one, which stage 2 joins (this process
         // must still see the read-only copy of itself to start stage 2 from it).
@@ -507,7 +513,7 @@ fn try_set_up_and_exec(
         )
         .map_err(|errno| StartFailure::setup("making / private", errno))?;
         set_up_root(&spec)?;
-        if !spec.hostname.is_empty() {
+        if !spec.hostname.is_empty() && !spec.host_namespaces.iter().any(|n| n == "uts") {
             sethostname(&spec.hostname).map_err(|errno| {
                 StartFailure::setup(format!("setting hostname {:?}", spec.hostname), errno)
             })?;
@@ -576,12 +582,18 @@ fn try_set_up_and_exec(
         // it now (Docker's profile allows what is left to do), as runc does.
         install_seccomp(filter.as_ref())?;
     }
-    let gids: Vec<Gid> = user
+    let mut gids: Vec<Gid> = user
         .supplementary_gids
         .iter()
         .copied()
         .map(Gid::from_raw)
         .collect();
+    for extra in &spec.extra_groups {
+        let gid = crate::users::group_id(extra, group.as_deref())?;
+        if !gids.contains(&Gid::from_raw(gid)) {
+            gids.push(Gid::from_raw(gid));
+        }
+    }
     nix::unistd::setgroups(&gids)
         .map_err(|errno| StartFailure::setup("setting supplementary groups", errno))?;
     let gid = Gid::from_raw(user.gid);

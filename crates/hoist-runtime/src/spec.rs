@@ -62,6 +62,12 @@ pub struct ContainerSpec {
     /// joins instead of getting its own; nothing is mounted and no cgroup is made.
     #[serde(default)]
     pub join: Option<u32>,
+    /// `--group-add`: more supplementary groups, by name (from the root's /etc/group) or number.
+    #[serde(default)]
+    pub extra_groups: Vec<String>,
+    /// Namespaces shared with the host instead of made: `uts`, `ipc`, `pid` (`--uts/--ipc/--pid host`).
+    #[serde(default)]
+    pub host_namespaces: Vec<String>,
 }
 
 /// A container network through slirp4netns: `tap0` at 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3.

@@ -62,6 +62,31 @@ fn to_id(value: i64, spec: &str) -> Result<u32, StartFailure> {
     }
 }
 
+/// The gid of `--group-add` `name` (a number, or a name in the root's group file), in Docker's words
+/// when it is unknown.
+pub(crate) fn group_id(name: &str, group: Option<&str>) -> Result<u32, StartFailure> {
+    if let Ok(number) = name.parse::<u32>() {
+        return Ok(number);
+    }
+    group
+        .into_iter()
+        .flat_map(str::lines)
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let entry = fields.next()?;
+            let _password = fields.next()?;
+            let gid = fields.next()?.parse::<u32>().ok()?;
+            (entry == name).then_some(gid)
+        })
+        .next()
+        .ok_or_else(|| {
+            StartFailure::setup(
+                format!("unable to find group {name}"),
+                "no matching entries in group file",
+            )
+        })
+}
+
 /// Resolves `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`, ...) against the contents of the root's
 /// passwd and group files (`None` when the file does not exist). Defaults are uid 0, gid 0, home `/`.
 pub(crate) fn resolve_user(

@@ -107,6 +107,8 @@ impl Fixture {
             confinement: Default::default(),
             slirp: None,
             join: None,
+            extra_groups: Vec::new(),
+            host_namespaces: Vec::new(),
         }
     }
 

@@ -482,6 +482,18 @@ pub(crate) struct ContainerFlags {
     /// Expose a port or a range of ports
     #[arg(long, value_name = "list")]
     pub expose: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add", value_name = "list")]
+    pub group_add: Vec<String>,
+    /// IPC mode to use ("private", "shareable" or "host")
+    #[arg(long, value_name = "string")]
+    pub ipc: Option<String>,
+    /// PID namespace to use ("host")
+    #[arg(long, value_name = "string")]
+    pub pid: Option<String>,
+    /// UTS namespace to use ("host")
+    #[arg(long, value_name = "string")]
+    pub uts: Option<String>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
     pub cpu_shares: Option<i64>,

@@ -24,13 +24,13 @@ const CONTAINER_NOT_YET: &str = "--add-host= --annotation= -a,--attach= --blkio-
     --blkio-weight-device= --cgroup-parent= --cgroupns= \
     --cpu-rt-period= --cpu-rt-runtime= --cpuset-cpus= --cpuset-mems= \
     --device-cgroup-rule= --device-read-bps= --device-read-iops= --device-write-bps= --device-write-iops= \
-    --dns= --dns-option= --dns-search= --domainname= --gpus= --group-add= --health-cmd= \
+    --dns= --dns-option= --dns-search= --domainname= --gpus= --health-cmd= \
     --health-interval= --health-retries= --health-start-interval= --health-start-period= \
-    --health-timeout= --init --ip= --ip6= --ipc= --link= --link-local-ip= --log-driver= --log-opt= \
+    --health-timeout= --init --ip= --ip6= --link= --link-local-ip= --log-driver= --log-opt= \
     --mac-address= --memory-reservation= --memory-swap= --memory-swappiness= --mount= --network-alias= \
-    --no-healthcheck --oom-kill-disable --oom-score-adj= --pid= \
+    --no-healthcheck --oom-kill-disable --oom-score-adj= \
     --restart= --storage-opt= --sysctl= \
-    --use-api-socket --userns= --uts= --volumes-from=";
+    --use-api-socket --userns= --volumes-from=";
 
 /// Docker flags hoist does not have yet, per Docker command: `-s,--long=` takes a value, `--long` is a
 /// boolean.

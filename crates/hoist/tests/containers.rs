@@ -1240,6 +1240,66 @@ fn logs_since_and_until() {
     h.ok(&["rm", "talk"]);
 }
 
+/// `--group-add` (by name and number), `--uts/--ipc/--pid host`, and their bad values.
+#[test]
+fn group_add_and_host_namespaces() {
+    let Some(h) = setup("group_add_and_host_namespaces") else {
+        return;
+    };
+    assert_eq!(
+        h.ok(&[
+            "run",
+            "--rm",
+            "-u",
+            "app",
+            "--group-add",
+            "root",
+            "--group-add",
+            "4242",
+            IMAGE,
+            "id",
+            "-G"
+        ]),
+        "1000 0 50 4242\n"
+    );
+    let r = h.run(&["run", "--rm", "--group-add", "nosuchgroup", IMAGE, "true"]);
+    assert_ne!(r.status, 0);
+    assert!(
+        r.stderr.contains("unable to find group nosuchgroup"),
+        "{}",
+        r.stderr
+    );
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(
+        h.ok(&["run", "--rm", "--uts", "host", IMAGE, "hostname"]),
+        host_name
+    );
+    let own = |kind: &str| std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+    let seen = |flag: &str, kind: &str| {
+        h.ok(&[
+            "run",
+            "--rm",
+            flag,
+            "host",
+            IMAGE,
+            "sh",
+            "-c",
+            &format!("ls -l /proc/self/ns/{kind}"),
+        ])
+    };
+    assert!(seen("--ipc", "ipc").contains(&own("ipc").display().to_string()));
+    assert!(seen("--pid", "pid").contains(&own("pid").display().to_string()));
+    assert!(!seen("--ipc", "pid").contains(&own("pid").display().to_string()));
+    for (flag, value) in [
+        ("--pid", "container:x"),
+        ("--ipc", "none"),
+        ("--uts", "private"),
+    ] {
+        let r = h.run(&["run", "--rm", flag, value, IMAGE, "true"]);
+        assert_eq!(r.status, 125, "{flag} {value}: {r:?}");
+    }
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

@@ -82,6 +82,14 @@ pub struct CreateOptions {
     pub publish_all: bool,
     /// `--expose` ports (`80`, `53/udp`, `8000-8010`).
     pub expose: Vec<String>,
+    /// `--group-add`.
+    pub group_add: Vec<String>,
+    /// `--ipc`.
+    pub ipc: Option<String>,
+    /// `--pid`.
+    pub pid: Option<String>,
+    /// `--uts`.
+    pub uts: Option<String>,
 }
 
 /// Docker's default `PATH`, used when the image sets none.
@@ -439,6 +447,20 @@ fn host_setup(opts: &CreateOptions, exposed: &[String]) -> Result<HostSetup, Ops
                 .to_owned(),
         ));
     }
+    let mode = |flag: &str, value: &Option<String>, allowed: &[&str]| -> Result<String, OpsError> {
+        match value.as_deref() {
+            None | Some("") => Ok(String::new()),
+            Some(v) if allowed.contains(&v) => Ok(v.to_owned()),
+            Some(v) => Err(OpsError::InvalidOption(format!(
+                "--{flag}: invalid {} mode {v:?}: hoist has {}",
+                flag.to_uppercase(),
+                allowed.join(", ")
+            ))),
+        }
+    };
+    let ipc_mode = mode("ipc", &opts.ipc, &["private", "shareable", "host"])?;
+    let pid_mode = mode("pid", &opts.pid, &["host"])?;
+    let uts_mode = mode("uts", &opts.uts, &["host"])?;
     Ok(HostSetup {
         binds: opts.volumes.clone(),
         network_mode: network_mode.to_owned(),
@@ -460,6 +482,10 @@ fn host_setup(opts: &CreateOptions, exposed: &[String]) -> Result<HostSetup, Ops
         cpu_quota: opts.cpu_quota.unwrap_or(0),
         port_bindings,
         publish_all_ports: opts.publish_all,
+        group_add: opts.group_add.clone(),
+        ipc_mode,
+        pid_mode,
+        uts_mode,
     })
 }
 

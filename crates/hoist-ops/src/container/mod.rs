@@ -94,6 +94,18 @@ pub struct HostSetup {
     /// `-P`.
     #[serde(default)]
     pub publish_all_ports: bool,
+    /// `--group-add`.
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// `--ipc`: `private`, `shareable` (both a namespace of its own) or `host`.
+    #[serde(default)]
+    pub ipc_mode: String,
+    /// `--pid`: empty or `host`.
+    #[serde(default)]
+    pub pid_mode: String,
+    /// `--uts`: empty or `host`.
+    #[serde(default)]
+    pub uts_mode: String,
 }
 
 /// One host address a container port is published on.

@@ -329,6 +329,16 @@ pub(crate) fn runtime_spec(
         cgroup_name: format!("hoist-{}", container.short_id()),
         confinement: confinement(&setup.host)?,
         join: None,
+        extra_groups: setup.host.group_add.clone(),
+        host_namespaces: [
+            ("uts", &setup.host.uts_mode),
+            ("ipc", &setup.host.ipc_mode),
+            ("pid", &setup.host.pid_mode),
+        ]
+        .into_iter()
+        .filter(|(_, mode)| *mode == "host")
+        .map(|(name, _)| name.to_owned())
+        .collect(),
         slirp: if setup.host.network_mode == "bridge" {
             Some(hoist_runtime::SlirpNetwork {
                 // A socket path must stay under 108 bytes, which a store deep in /tmp can pass.
