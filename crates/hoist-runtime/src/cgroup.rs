@@ -173,6 +173,10 @@ impl Cgroup {
         if devices && v1_has(&mounts, "devices") {
             needed.push("devices");
         }
+        // A freezer cgroup of its own, for `pause`.
+        if v1_has(&mounts, "freezer") {
+            needed.push("freezer");
+        }
         if needed.is_empty() {
             return Ok(None);
         }
@@ -220,6 +224,7 @@ impl Cgroup {
                             write_file(&dir.join("pids.max"), &limit.to_string())?;
                         }
                     }
+                    "freezer" => {}
                     "devices" => {
                         write_file(&dir.join("devices.deny"), "a")?;
                         for rule in device_rules(spec)? {
@@ -335,6 +340,56 @@ impl Cgroup {
             Err(failures.join("; "))
         }
     }
+}
+
+/// Freezes (`pause`) or thaws (`unpause`) the cgroup of process `pid` (a container's init), through
+/// v1's freezer or v2's `cgroup.freeze`, and waits until the kernel reports it done.
+pub fn freeze(pid: u32, frozen: bool) -> Result<(), String> {
+    let read =
+        |path: &str| std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"));
+    let mounts = cgroup_mounts(&read("/proc/self/mountinfo")?);
+    let proc_cgroup = read(&format!("/proc/{pid}/cgroup"))?;
+    // The file to write, the value, the file that reports the state, and the line it reports then.
+    let (control, value, state, reached) = if let Some(mount) = mounts
+        .iter()
+        .find(|m| !m.unified && m.controllers.iter().any(|c| c == "freezer"))
+    {
+        let path = own_cgroup_path(&proc_cgroup, Some("freezer"))
+            .ok_or("the container has no freezer cgroup")?;
+        let file = path_in_mount(mount, &path).join("freezer.state");
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        (file.clone(), want, file, want)
+    } else {
+        let unified = mounts
+            .iter()
+            .find(|m| m.unified)
+            .ok_or("no cgroup freezer on this host")?;
+        let path = own_cgroup_path(&proc_cgroup, None)
+            .filter(|p| p != "/")
+            .ok_or("the container has no cgroup of its own to freeze")?;
+        let dir = path_in_mount(unified, &path);
+        let (value, reached) = if frozen {
+            ("1", "frozen 1")
+        } else {
+            ("0", "frozen 0")
+        };
+        (
+            dir.join("cgroup.freeze"),
+            value,
+            dir.join("cgroup.events"),
+            reached,
+        )
+    };
+    std::fs::write(&control, value)
+        .map_err(|e| format!("writing {value} to {}: {e}", control.display()))?;
+    for _ in 0..250 {
+        let now = std::fs::read_to_string(&state).unwrap_or_default();
+        if now.lines().any(|line| line.trim() == reached) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("{} did not reach {reached:?}", state.display()))
 }
 
 fn v1_has(mounts: &[CgroupMount], controller: &str) -> bool {

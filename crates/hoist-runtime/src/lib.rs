@@ -10,6 +10,7 @@
 
 pub mod capabilities;
 mod cgroup;
+pub use cgroup::freeze;
 mod command;
 mod error;
 mod init;

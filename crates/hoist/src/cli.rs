@@ -139,6 +139,10 @@ pub(crate) enum Command {
     Port(PortArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(WaitArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(WaitArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -219,6 +223,10 @@ pub(crate) enum ContainerCommand {
     Port(PortArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(WaitArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(WaitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -1246,6 +1254,12 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
             cmd_container::exec(&open()?, &a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            cmd_container::pause(&open()?, &a)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            cmd_container::unpause(&open()?, &a)
         }
         Command::Volume(VolumeCommand::Create(a)) => cmd_volume::create(&open()?, &a),
         Command::Volume(VolumeCommand::Ls(a)) => cmd_volume::ls(&open()?, &a),

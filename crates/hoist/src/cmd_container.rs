@@ -415,6 +415,18 @@ pub(crate) fn restart(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
     }))
 }
 
+pub(crate) fn pause(hoist: &Hoist, a: &WaitArgs) -> Result<u8> {
+    Ok(for_each(&a.containers, |name| {
+        hoist_ops::container::manage::pause(hoist, name)
+    }))
+}
+
+pub(crate) fn unpause(hoist: &Hoist, a: &WaitArgs) -> Result<u8> {
+    Ok(for_each(&a.containers, |name| {
+        hoist_ops::container::manage::unpause(hoist, name)
+    }))
+}
+
 /// `wait`: each container's exit code on its own line, as it stops.
 pub(crate) fn wait(hoist: &Hoist, a: &WaitArgs) -> Result<u8> {
     let mut status = 0;
@@ -664,6 +676,10 @@ fn since(nanos: i64, now: chrono::DateTime<chrono::Utc>) -> String {
 fn status_text(c: &Container, now: chrono::DateTime<chrono::Utc>) -> String {
     match c.state.status {
         Status::Created => "Created".to_owned(),
+        Status::Running if c.state.paused => format!(
+            "Up {} (Paused)",
+            since(c.state.started_at.unwrap_or(c.created), now)
+        ),
         Status::Running => format!("Up {}", since(c.state.started_at.unwrap_or(c.created), now)),
         Status::Exited => match c.state.finished_at {
             Some(t) => format!("Exited ({}) {} ago", c.state.exit_code, since(t, now)),

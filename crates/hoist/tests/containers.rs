@@ -1300,6 +1300,76 @@ fn group_add_and_host_namespaces() {
     }
 }
 
+/// `pause` freezes the container (nothing it runs moves until `unpause`); ps, inspect, exec, kill and
+/// stop treat a paused container as Docker does.
+#[test]
+fn pause_and_unpause_freeze_the_container() {
+    let Some(h) = setup("pause_and_unpause_freeze_the_container") else {
+        return;
+    };
+    let out = h.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let bind = format!("{}:/out", path_str(&out));
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-v",
+        &bind,
+        IMAGE,
+        "sh",
+        "-c",
+        "while true; do echo x >> /out/ticks; sleep 0.05; done",
+    ]);
+    let ticks = || std::fs::read_to_string(out.join("ticks")).map_or(0, |t| t.lines().count());
+    wait_until("the container ticks", 10, || ticks() > 2);
+    assert_eq!(h.ok(&["pause", "busy"]), "busy\n");
+    let frozen = ticks();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(ticks(), frozen, "a paused container kept running");
+    assert!(
+        h.ok(&["ps", "--format", "{{.Status}}"])
+            .contains("(Paused)")
+    );
+    assert_eq!(
+        h.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "busy"
+        ]),
+        "paused true\n"
+    );
+    let r = h.run(&["exec", "busy", "true"]);
+    assert!(
+        r.stderr
+            .contains("is paused, unpause the container before exec"),
+        "{}",
+        r.stderr
+    );
+    let r = h.run(&["kill", "-s", "TERM", "busy"]);
+    assert!(
+        r.stderr.contains("is paused. Unpause the container"),
+        "{}",
+        r.stderr
+    );
+    let r = h.run(&["pause", "busy"]);
+    assert!(r.stderr.contains("is already paused"), "{}", r.stderr);
+    assert_eq!(h.ok(&["unpause", "busy"]), "busy\n");
+    wait_until("the container ticks again", 10, || ticks() > frozen + 2);
+    h.ok(&["container", "pause", "busy"]);
+    // stop thaws first: a frozen process would take no signal.
+    h.ok(&["stop", "-t", "1", "busy"]);
+    assert_eq!(
+        h.ok(&["inspect", "-f", "{{.State.Status}}", "busy"]),
+        "exited\n"
+    );
+    let r = h.run(&["unpause", "busy"]);
+    assert!(r.stderr.contains("is not paused"), "{}", r.stderr);
+    h.ok(&["rm", "busy"]);
+}
+
 #[test]
 fn export_holds_what_the_container_saw_and_imports_back() {
     let Some(h) = setup("export_holds_what_the_container_saw_and_imports_back") else {

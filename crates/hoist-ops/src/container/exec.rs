@@ -41,6 +41,12 @@ pub fn exec(hoist: &Hoist, input: &str, opts: &ExecOptions) -> Result<i32, OpsEr
             container.id
         )));
     }
+    if container.state.paused {
+        return Err(OpsError::InvalidOption(format!(
+            "Container {} is paused, unpause the container before exec",
+            container.id
+        )));
+    }
     if opts.command.is_empty() {
         return Err(OpsError::InvalidOption(
             "No exec command specified".to_owned(),

@@ -42,9 +42,9 @@ pub(crate) fn document(hoist: &Hoist, c: &Container) -> Value {
     doc.insert(
         "State".into(),
         json!({
-            "Status": state.status.as_str(),
+            "Status": if state.paused && state.status == Status::Running { "paused" } else { state.status.as_str() },
             "Running": state.status == Status::Running,
-            "Paused": false,
+            "Paused": state.paused && state.status == Status::Running,
             "Restarting": false,
             "OOMKilled": false,
             "Dead": state.status == Status::Dead,

@@ -1,4 +1,5 @@
-//! Managing containers that exist: `stop`, `kill`, `restart`, `wait`, `rename`, `rm`, `container prune`,
+//! Managing containers that exist: `stop`, `kill`, `pause`, `unpause`, `restart`, `wait`, `rename`,
+//! `rm`, `container prune`,
 //! their processes for `top`, and reading `logs`.
 //!
 //! Signals go straight to the container's PID 1 (its host PID is in the state); the process that
@@ -58,10 +59,11 @@ pub fn stop(
     stop_signal: Option<Signal>,
     timeout: Option<Duration>,
 ) -> Result<(), OpsError> {
-    let container = find(hoist, input)?;
+    let mut container = find(hoist, input)?;
     if !container.is_running() {
         return Ok(());
     }
+    thaw(hoist, &mut container)?;
     let stop_signal = match (stop_signal, container.setup.config.stop_signal.as_deref()) {
         (Some(signal), _) => signal,
         (None, Some(s)) if !s.is_empty() => parse_signal(s)?,
@@ -91,13 +93,20 @@ pub fn stop(
 
 /// `kill [-s SIGNAL]`.
 pub fn kill_container(hoist: &Hoist, input: &str, sig: Signal) -> Result<(), OpsError> {
-    let container = find(hoist, input)?;
+    let mut container = find(hoist, input)?;
     if !container.is_running() {
         return Err(OpsError::NotRunning {
             name: input.to_owned(),
             id: container.id,
         });
     }
+    if container.state.paused && sig != Signal::SIGKILL {
+        return Err(OpsError::InvalidOption(format!(
+            "Container {} is paused. Unpause the container before stopping or killing",
+            container.id
+        )));
+    }
+    thaw(hoist, &mut container)?;
     signal(&container, sig)?;
     if sig == Signal::SIGKILL {
         wait_stopped(hoist, &container.id, RECORD_TIMEOUT)?;
@@ -107,11 +116,12 @@ pub fn kill_container(hoist: &Hoist, input: &str, sig: Signal) -> Result<(), Ops
 
 /// `rm [-f]`: refuses a running container unless forced (then kills it first).
 pub fn remove(hoist: &Hoist, input: &str, force: bool) -> Result<(), OpsError> {
-    let container = find(hoist, input)?;
+    let mut container = find(hoist, input)?;
     if container.is_running() {
         if !force {
             return Err(OpsError::ContainerRunning { id: container.id });
         }
+        thaw(hoist, &mut container)?;
         signal(&container, Signal::SIGKILL)?;
         wait_stopped(hoist, &container.id, RECORD_TIMEOUT)?;
     }
@@ -261,6 +271,48 @@ pub fn logs(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `pause`: freezes every process of a running container (its cgroup's freezer).
+pub fn pause(hoist: &Hoist, input: &str) -> Result<(), OpsError> {
+    let mut container = find(hoist, input)?;
+    if !container.is_running() {
+        return Err(OpsError::InvalidOption(format!(
+            "Container {} is not running",
+            container.id
+        )));
+    }
+    if container.state.paused {
+        return Err(OpsError::InvalidOption(format!(
+            "Container {} is already paused",
+            container.id
+        )));
+    }
+    hoist_runtime::freeze(container.state.pid, true).map_err(OpsError::InvalidOption)?;
+    container.state.paused = true;
+    super::save_state(&hoist.store, &container.id, &container.state)
+}
+
+/// `unpause`: thaws a paused container.
+pub fn unpause(hoist: &Hoist, input: &str) -> Result<(), OpsError> {
+    let mut container = find(hoist, input)?;
+    if !container.is_running() || !container.state.paused {
+        return Err(OpsError::InvalidOption(format!(
+            "Container {} is not paused",
+            container.id
+        )));
+    }
+    thaw(hoist, &mut container)
+}
+
+/// Thaws a paused container before it is signalled (a frozen process takes no signal, not even KILL).
+fn thaw(hoist: &Hoist, container: &mut Container) -> Result<(), OpsError> {
+    if container.state.paused && container.is_running() {
+        hoist_runtime::freeze(container.state.pid, false).map_err(OpsError::InvalidOption)?;
+        container.state.paused = false;
+        super::save_state(&hoist.store, &container.id, &container.state)?;
+    }
+    Ok(())
 }
 
 /// `wait`: blocks until the container is not running and returns its exit code.

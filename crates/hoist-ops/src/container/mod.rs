@@ -165,6 +165,9 @@ pub struct RunState {
     pub monitor_pid: u32,
     /// Times the container was started, for `ps` ordering of restarts and for logs.
     pub start_count: u32,
+    /// `pause`d (its cgroup frozen) and not yet `unpause`d.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// A container as the commands see it.

@@ -92,6 +92,7 @@ pub fn run_and_wait(
         finished_at: None,
         monitor_pid: std::process::id(),
         start_count: container.state.start_count + 1,
+        paused: false,
     };
     save_state(&hoist.store, &container.id, &state)?;
     on_started(state.pid);
