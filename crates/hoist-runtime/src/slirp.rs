@@ -25,12 +25,15 @@ use crate::spec::{PortForward, SlirpNetwork};
 pub(crate) struct Slirp {
     child: Child,
     _exit: OwnedFd,
+    /// slirp4netns leaves its API socket behind; it goes with it.
+    api_socket: std::path::PathBuf,
 }
 
 impl Drop for Slirp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.api_socket);
     }
 }
 
@@ -120,6 +123,7 @@ fn start(namespace: OwnedFd, network: &SlirpNetwork) -> Result<Slirp, StartFailu
     let slirp = Slirp {
         child,
         _exit: exit_write,
+        api_socket: network.api_socket.clone(),
     };
     for port in &network.ports {
         publish(network, port)?;

@@ -941,7 +941,7 @@ fn published_ports_answer_on_the_host() {
         .unwrap();
     let publish = format!("127.0.0.1:{port}:8080");
     let script = "mkdir -p /www && echo served from the container > /www/index.html && exec busybox httpd -f -p 8080 -h /www";
-    h.ok(&[
+    let id_of_web = h.ok(&[
         "run", "-d", "-p", &publish, "--name", "web", IMAGE, "sh", "-c", script,
     ]);
     let url = format!("http://127.0.0.1:{port}/index.html");
@@ -1001,9 +1001,10 @@ fn published_ports_answer_on_the_host() {
     ]);
     assert_eq!(interfaces, "lo\ntap0\n");
     h.ok(&["rm", "-f", "web"]);
-    // Nothing listens once the container is gone.
+    // Nothing listens once the container is gone, and slirp4netns's socket is gone with it.
+    let socket = std::env::temp_dir().join(format!("hoist-slirp-{}.sock", &id_of_web[..12]));
     wait_until("the port is released", 10, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && !socket.exists()
     });
     // Bad specs and conflicting modes: Docker's status 125.
     for args in [
