@@ -4,6 +4,8 @@
 #   1. start to exit of `true`:  hoist run --rm IMG true  vs  docker run --rm --network none IMG true
 #   2. commit of a 100 MiB change (a fresh container that wrote 100 MiB of noise for every run)
 #   3. export of a 50,000-file container (`export c > /dev/null`)
+#   4. exec latency:  hoist exec C true  vs  docker exec C true, in a running container
+#   5. start to exit with a published port: run --rm -p 127.0.0.1::80 IMG true (hoist via slirp4netns)
 #   bench/containers.sh        (RUNS=5 for commit and export, 3*RUNS+5 runs of `true` by default; medians)
 # Images: a busybox rootfs tar made here from the host's busybox-static, imported by each tool; the
 # 50,000-file image from hoist-bench-images (cached in bench/out/), loaded by each tool.
@@ -42,7 +44,7 @@ docker version >/dev/null 2>&1 && have_docker=1
 # The busybox image: the host's static busybox with the applets the benchmark calls, imported by both.
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
 cp "$busybox" "$work/rootfs/bin/busybox"
-for applet in sh true dd rm; do ln -s busybox "$work/rootfs/bin/$applet"; done
+for applet in sh true dd rm sleep; do ln -s busybox "$work/rootfs/bin/$applet"; done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
 printf 'root:x:0:\n' >"$work/rootfs/etc/group"
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .
@@ -71,6 +73,29 @@ run_ms() { jq ".results[$1].median * 1000 | . * 10 | round / 10" "$work/run.json
 hoist_run=$(run_ms 0)
 docker_run=n/a
 ((have_docker)) && docker_run=$(run_ms 1)
+
+# 4. exec latency in a running container, and 5. a start with a published port (hyperfine).
+"$hoist" run -d --name bench-exec "$img" sleep 3600 >/dev/null
+hf=(hyperfine -N --warmup 3 --runs "$RUN_RUNS" --export-json "$work/exec.json" "$hoist exec bench-exec true")
+if ((have_docker)); then
+  docker_names+=(bench-exec)
+  docker run -d --name bench-exec --network none "$img" sleep 3600 >/dev/null
+  hf+=("docker exec bench-exec true")
+fi
+"${hf[@]}" >&2
+"$hoist" rm -f bench-exec >/dev/null
+hf=(hyperfine -N --warmup 3 --runs "$RUN_RUNS" --export-json "$work/publish.json" "$hoist run --rm -p 127.0.0.1::80 $img true")
+((have_docker)) && hf+=("docker run --rm -p 127.0.0.1::80 $img true")
+"${hf[@]}" >&2
+json_ms() { jq ".results[$2].median * 1000 | . * 10 | round / 10" "$work/$1.json"; }
+hoist_exec=$(json_ms exec 0)
+hoist_publish=$(json_ms publish 0)
+docker_exec=n/a
+docker_publish=n/a
+if ((have_docker)); then
+  docker_exec=$(json_ms exec 1)
+  docker_publish=$(json_ms publish 1)
+fi
 
 # 2. commit of a 100 MiB change and 3. export of 50,000 files, RUNS times each, fresh containers.
 rm -f "$work"/*.times
@@ -110,5 +135,7 @@ echo "|---|---|---|---|---|"
 row "run --rm, start to exit of \`true\`" ms "$hoist_run" "$docker_run"
 row "commit, 100 MiB change" s "$(m hoist-commit)" "$(m docker-commit)"
 row "export, 50,000 files (to /dev/null)" s "$(m hoist-export)" "$(m docker-export)"
+row "exec \`true\` in a running container" ms "$hoist_exec" "$docker_exec"
+row "run --rm with a published port, \`true\`" ms "$hoist_publish" "$docker_publish"
 echo
-echo "Medians: $RUN_RUNS runs of \`true\` (hyperfine, 3 warm-up runs), $RUNS of commit and export; storage driver hoist $("$hoist" info --format '{{.Driver}}' 2>/dev/null || echo '?'), docker $(docker info --format '{{.Driver}}' 2>/dev/null || echo '-')."
+echo "Medians: $RUN_RUNS runs of \`true\`, exec and the published-port start (hyperfine, 3 warm-up runs), $RUNS of commit and export; storage driver hoist $("$hoist" info --format '{{.Driver}}' 2>/dev/null || echo '?'), docker $(docker info --format '{{.Driver}}' 2>/dev/null || echo '-')."
