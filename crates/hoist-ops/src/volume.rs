@@ -40,11 +40,7 @@ fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> OpsError + '_ {
 
 /// Docker's rule for volume names.
 pub fn check_name(name: &str) -> Result<(), OpsError> {
-    let mut bytes = name.bytes();
-    let valid = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.len() >= 2
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if valid {
+    if crate::container::create::is_docker_name(name) {
         Ok(())
     } else {
         Err(OpsError::InvalidOption(format!(
@@ -76,11 +72,7 @@ pub fn create(
             check_name(name)?;
             name.to_owned()
         }
-        None => {
-            let mut bytes = [0u8; 32];
-            getrandom(&mut bytes)?;
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        }
+        None => crate::container::create::new_container_id()?,
     };
     if let Some(existing) = find(hoist, &name)? {
         return Ok(existing);
@@ -118,13 +110,6 @@ pub fn create(
             Err(io(&dir)(error))
         }
     }
-}
-
-fn getrandom(bytes: &mut [u8]) -> Result<(), OpsError> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(bytes))
-        .map_err(io(std::path::Path::new("/dev/urandom")))
 }
 
 /// The volume called `name`, if it exists.

@@ -391,25 +391,27 @@ fn for_each(names: &[String], mut action: impl FnMut(&str) -> Result<(), OpsErro
     status
 }
 
-pub(crate) fn stop(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
-    let timeout = a.time.map(Duration::from_secs);
+/// `-s` and `-t` of `stop` and `restart`.
+fn stop_signal_and_timeout(
+    a: &StopArgs,
+) -> Result<(Option<nix::sys::signal::Signal>, Option<Duration>)> {
     let signal = a
         .signal
         .as_deref()
         .map(hoist_ops::container::manage::parse_signal)
         .transpose()?;
+    Ok((signal, a.time.map(Duration::from_secs)))
+}
+
+pub(crate) fn stop(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
+    let (signal, timeout) = stop_signal_and_timeout(a)?;
     Ok(for_each(&a.containers, |name| {
         hoist_ops::container::manage::stop(hoist, name, signal, timeout)
     }))
 }
 
 pub(crate) fn restart(hoist: &Hoist, a: &StopArgs) -> Result<u8> {
-    let timeout = a.time.map(Duration::from_secs);
-    let signal = a
-        .signal
-        .as_deref()
-        .map(hoist_ops::container::manage::parse_signal)
-        .transpose()?;
+    let (signal, timeout) = stop_signal_and_timeout(a)?;
     Ok(for_each(&a.containers, |name| {
         hoist_ops::container::manage::restart(hoist, name, signal, timeout)
     }))

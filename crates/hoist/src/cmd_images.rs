@@ -182,17 +182,7 @@ pub(crate) fn inspect_kind(hoist: &Hoist, a: &InspectArgs, forced: Option<&str>)
             Err(e) => failed.push(e.to_string()),
         }
     }
-    let mut buf = Vec::new();
-    match a.format.as_deref() {
-        None | Some("") => hoist_render::write_inspect_json(&docs, &mut buf)?,
-        Some("json") => hoist_render::write_inspect_json_compact(&docs, &mut buf)?,
-        Some(template) => {
-            for doc in &docs {
-                hoist_render::render_one(template, doc, &mut buf)?;
-            }
-        }
-    }
-    output::write_stdout(&buf)?;
+    output::inspect_documents(a.format.as_deref(), &docs)?;
     for f in &failed {
         eprintln!("Error: {f}");
     }

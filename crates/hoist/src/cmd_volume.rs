@@ -124,17 +124,7 @@ pub(crate) fn inspect(hoist: &Hoist, a: &VolumeInspectArgs) -> Result<u8> {
             }
         }
     }
-    let mut buf = Vec::new();
-    match a.format.as_deref() {
-        None | Some("") => hoist_render::write_inspect_json(&docs, &mut buf)?,
-        Some("json") => hoist_render::write_inspect_json_compact(&docs, &mut buf)?,
-        Some(template) => {
-            for doc in &docs {
-                hoist_render::render_one(template, doc, &mut buf)?;
-            }
-        }
-    }
-    output::write_stdout(&buf)?;
+    output::inspect_documents(a.format.as_deref(), &docs)?;
     Ok(status)
 }
 

@@ -79,6 +79,21 @@ pub(crate) fn render_rows<T: hoist_render::RowFields>(
     write_stdout(&buf)
 }
 
+/// `inspect`'s output: indented JSON, `--format json` on one line, or a Go template per document.
+pub(crate) fn inspect_documents(format: Option<&str>, docs: &[serde_json::Value]) -> Result<()> {
+    let mut buf = Vec::new();
+    match format {
+        None | Some("") => hoist_render::write_inspect_json(docs, &mut buf)?,
+        Some("json") => hoist_render::write_inspect_json_compact(docs, &mut buf)?,
+        Some(template) => {
+            for doc in docs {
+                hoist_render::render_one(template, doc, &mut buf)?;
+            }
+        }
+    }
+    write_stdout(&buf)
+}
+
 pub(crate) fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {

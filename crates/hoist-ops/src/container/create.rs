@@ -808,13 +808,17 @@ fn resolv_without_loopback(host: &str) -> String {
     out
 }
 
-/// Docker's rule for container names.
-pub(crate) fn check_name(name: &str) -> Result<(), OpsError> {
+/// Docker's rule for container and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub(crate) fn is_docker_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let valid = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
         && name.len() >= 2
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if valid {
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// Docker's rule for container names, in its words.
+pub(crate) fn check_name(name: &str) -> Result<(), OpsError> {
+    if is_docker_name(name) {
         Ok(())
     } else {
         Err(OpsError::InvalidOption(format!(
@@ -823,8 +827,8 @@ pub(crate) fn check_name(name: &str) -> Result<(), OpsError> {
     }
 }
 
-/// 64 random hex characters from the kernel's generator.
-fn new_container_id() -> Result<String, OpsError> {
+/// 64 random hex characters from the kernel's generator (container IDs, anonymous volume names).
+pub(crate) fn new_container_id() -> Result<String, OpsError> {
     use std::io::Read;
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")

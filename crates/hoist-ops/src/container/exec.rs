@@ -35,12 +35,7 @@ pub struct ExecOptions {
 /// `detach`).
 pub fn exec(hoist: &Hoist, input: &str, opts: &ExecOptions) -> Result<i32, OpsError> {
     let container = find(hoist, input)?;
-    if !container.is_running() {
-        return Err(OpsError::InvalidOption(format!(
-            "Container {} is not running",
-            container.id
-        )));
-    }
+    container.ensure_running()?;
     if container.state.paused {
         return Err(OpsError::InvalidOption(format!(
             "Container {} is paused, unpause the container before exec",

@@ -276,12 +276,7 @@ pub fn logs(
 /// `pause`: freezes every process of a running container (its cgroup's freezer).
 pub fn pause(hoist: &Hoist, input: &str) -> Result<(), OpsError> {
     let mut container = find(hoist, input)?;
-    if !container.is_running() {
-        return Err(OpsError::InvalidOption(format!(
-            "Container {} is not running",
-            container.id
-        )));
-    }
+    container.ensure_running()?;
     if container.state.paused {
         return Err(OpsError::InvalidOption(format!(
             "Container {} is already paused",
@@ -360,12 +355,7 @@ pub fn restart(
 /// The host PIDs of every process in the container (its PID namespace).
 pub fn processes(hoist: &Hoist, input: &str) -> Result<(Container, Vec<u32>), OpsError> {
     let container = find(hoist, input)?;
-    if !container.is_running() {
-        return Err(OpsError::InvalidOption(format!(
-            "Container {} is not running",
-            container.id
-        )));
-    }
+    container.ensure_running()?;
     let namespace = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let Some(own) = namespace(&container.state.pid.to_string()) else {
         return Ok((container, Vec::new()));

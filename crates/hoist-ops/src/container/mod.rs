@@ -210,6 +210,18 @@ impl Container {
         self.state.status == Status::Running
     }
 
+    /// Docker's error for commands that need a running container (`exec`, `pause`, `top`).
+    pub(crate) fn ensure_running(&self) -> Result<(), OpsError> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(OpsError::InvalidOption(format!(
+                "Container {} is not running",
+                self.id
+            )))
+        }
+    }
+
     /// `Config.Image`: the image as the user named it at creation.
     pub fn image_name(&self) -> String {
         match self.setup.config.extra.get("Image") {

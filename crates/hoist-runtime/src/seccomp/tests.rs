@@ -17,22 +17,7 @@ const ENOSYS: u32 = 0x0005_0026;
 const KILL_PROCESS: u32 = 0x8000_0000;
 
 /// Docker's default capability set.
-const DOCKER_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+const DOCKER_CAPS: &[&str] = crate::capabilities::DOCKER_DEFAULT;
 
 const KERNEL_6_1: KernelVersion = KernelVersion {
     kernel: 6,
